@@ -1,0 +1,105 @@
+"""What an edit did, and the commit message, JSON and text built from it.
+
+Every semantic change ("set aegis/api to 1.4.2 in dev") returns :class:`Change` values; commit messages,
+dry-run output, JSON and (later) retries are all derived from them, never from a second look at the files.
+
+Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+
+class Change(NamedTuple):
+    """One scalar that changed: ``old`` None means added, ``new`` None means removed."""
+
+    file: str  # repository-relative POSIX path (or as given, outside a repository)
+    path: str  # key path, e.g. images[name=aegis/api].newTag
+    old: str | None
+    new: str | None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"file": self.file, "path": self.path, "old": self.old, "new": self.new}
+
+
+class ImageUpdate(NamedTuple):
+    """The outcome for one image in one target: what it was, what it is, and why."""
+
+    image: str
+    old: str | None  # the image's value before ("1.4.1", "reg/x:1.4.1@sha256:..."), None when absent
+    new: str | None
+    status: str  # "updated", "added", "unchanged", "skipped-downgrade"
+    changes: tuple[Change, ...] = ()
+    message: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "image": self.image,
+            "old": self.old,
+            "new": self.new,
+            "status": self.status,
+            "message": self.message,
+            "changes": [c.as_dict() for c in self.changes],
+        }
+
+
+def describe(value: str | None) -> str:
+    return "(none)" if value is None else value
+
+
+def trailer_lines(scope: str, updates: Iterable[ImageUpdate]) -> list[str]:
+    """``Gitops-Change: dev aegis/api 1.4.1 -> 1.4.2``, one per image that changed, sorted by image."""
+    return [
+        f"Gitops-Change: {scope} {u.image} {describe(u.old)} -> {describe(u.new)}"
+        for u in sorted(updates, key=lambda u: u.image)
+        if u.changes
+    ]
+
+
+def commit_message(
+    scope: str,
+    action: str,
+    updates: Sequence[ImageUpdate],
+    *,
+    extra_trailers: Sequence[tuple[str, str]] = (),
+    skip_ci: bool = False,
+) -> str:
+    """A Conventional Commit whose trailers alone say what changed (``history`` reads them back).
+
+    ``scope`` is the environment name (or the overlay directory when the target is not an environment).
+    """
+    changed = sorted((u for u in updates if u.changes), key=lambda u: u.image)
+    if not changed:
+        raise ValueError("no change to describe")
+    if len(changed) == 1:
+        u = changed[0]
+        subject = f"chore({scope}): {action} {u.image} {describe(u.old)} -> {describe(u.new)}"
+    else:
+        names = ", ".join(u.image for u in changed)
+        subject = f"chore({scope}): {action} {len(changed)} images ({names})"
+    if skip_ci:
+        subject += " [skip ci]"
+    body: list[str] = []
+    for u in changed:
+        for c in u.changes:
+            body.append(f"- {c.file}: {c.path}: {describe(c.old)} -> {describe(c.new)}")
+    trailers = [f"Gitops-Action: {action}", *trailer_lines(scope, changed)]
+    trailers += [f"{k}: {v}" for k, v in extra_trailers]
+    return "\n".join([subject, "", *body, "", *trailers]) + "\n"
+
+
+def unified_diff(file: str, before: str, after: str) -> str:
+    """``git diff``-style text for one file (``a/``/``b/`` prefixes, 3 lines of context)."""
+    import difflib  # only dry runs pay for it
+
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{file}", f"b/{file}"
+    )
+    out = []
+    for line in lines:
+        if not line.endswith("\n"):
+            line += "\n\\ No newline at end of file\n"
+        out.append(line)
+    return "".join(out)

@@ -1,0 +1,176 @@
+"""The ``gitops-tools`` command line: parse arguments, call one plain function per command, print the result.
+
+This is the only module that imports click.  Commands import what they use inside their function so that
+``gitops-tools --version`` and ``--help`` load nothing else (start-up time is measured in benchmarks/).
+Errors become exit codes in one place, :func:`main` (README, "Exit codes").
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from gitops_tools import __version__
+from gitops_tools.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, EXIT_USAGE, GitopsError, exit_code_for
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+_STATE: dict[str, Any] = {"output": "text", "verbose": 0}
+
+output_option = click.option(
+    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    envvar="GITOPS_OUTPUT", help="Print a human summary, or one JSON object for machines. [env: GITOPS_OUTPUT]",
+)
+dry_run_option = click.option(
+    "--dry-run", is_flag=True, envvar="GITOPS_DRY_RUN",
+    help="Show the unified diff of what would change; write and commit nothing. [env: GITOPS_DRY_RUN]",
+)
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "-V", "--version", prog_name="gitops-tools", message="%(prog)s %(version)s")
+@click.option("-v", "--verbose", count=True, envvar="GITOPS_VERBOSE",
+              help="Print every git command as it runs (secrets masked). [env: GITOPS_VERBOSE]")
+@click.option("-C", "--repo-dir", type=click.Path(file_okay=False, path_type=Path), envvar="GITOPS_REPO_DIR",
+              help="The GitOps checkout to work in (default: the one around the working directory). "
+                   "[env: GITOPS_REPO_DIR]")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, repo_dir: Path | None) -> None:
+    """Manage a kustomize GitOps repository: set images without reformatting a byte, and tell exactly what
+    changed.
+
+    \b
+    Environments and their order come from gitops-tools.yaml at the repository root (or, without it, from
+    the directories under environments/).
+
+    \b
+    Examples:
+      gitops-tools image set dev aegis/api:1.4.2
+      gitops-tools image set --dry-run prod 'aegis/api=*:1.4.2'
+      gitops-tools -o json image set staging aegis/api:1.4.2 aegis/recommendation:2.0.1
+    """
+    _STATE["verbose"] = verbose
+    ctx.obj = {"verbose": verbose, "repo_dir": repo_dir}
+
+
+@cli.group(context_settings=CONTEXT_SETTINGS)
+def image() -> None:
+    """Set image names, tags and digests in an environment."""
+
+
+@image.command("set", context_settings=CONTEXT_SETTINGS)
+@click.argument("target")
+@click.argument("specs", nargs=-1, metavar="SPEC...")
+@dry_run_option
+@output_option
+@click.option("--no-commit", is_flag=True, envvar="GITOPS_NO_COMMIT",
+              help="Edit the files but do not commit (in a checkout). [env: GITOPS_NO_COMMIT]")
+@click.option("--allow-downgrade", is_flag=True, envvar="GITOPS_ALLOW_DOWNGRADE",
+              help="Allow a semver-older tag to replace a newer one. [env: GITOPS_ALLOW_DOWNGRADE]")
+@click.option("--setter", "setters", multiple=True, metavar="NAMESPACE:POLICY=IMAGE",
+              help='Also update values marked # {"$imagepolicy": "NAMESPACE:POLICY[:tag|:name|:digest]"} '
+                   "(Flux image-automation markers) under TARGET. Repeatable.")
+@click.pass_obj
+def image_set_cmd(obj: dict[str, Any], target: str, specs: tuple[str, ...], dry_run: bool, output: str,
+                  no_commit: bool, allow_downgrade: bool, setters: tuple[str, ...]) -> None:
+    """Set images in TARGET's kustomization (and the Helm values keys configured to follow them).
+
+    TARGET is an environment name from gitops-tools.yaml (dev, staging, prod) or the path of any overlay
+    directory. In a git checkout the change is committed (one commit for all SPECs, with a Gitops-Change
+    trailer per image); outside one the files are only edited.
+
+    \b
+    SPEC takes the forms of `kustomize edit set image`:
+      NAME:TAG                   set the tag              aegis/api:1.4.2
+      NAME@DIGEST                set the digest           aegis/api@sha256:<64 hex>
+      NAME:TAG@DIGEST            set both
+      NAME=NEWNAME[:TAG][@DIGEST]  also set newName      aegis/api=registry.gitlab.com/aegis/app/api:1.4.2
+      `*` as NEWNAME, TAG or DIGEST keeps the current value:  'aegis/api=*:1.4.2' sets only the tag.
+    A field a SPEC does not mention is cleared, as kustomize does ('aegis/api:1.4.2' drops newName and
+    digest); scripts/update-image.sh uses NAME=*:TAG so that only the tag moves.
+
+    \b
+    Same value again: nothing is written or committed (exit 0). A semver tag older than the current one
+    is skipped with a message (exit 0) unless --allow-downgrade: a CI job that finishes late never rolls an
+    environment back. Protected environments refuse mutable tags such as latest.
+    """
+    _STATE["output"] = output
+    from gitops_tools.imageset import SetOptions, image_set
+
+    result = image_set(
+        Path.cwd(), obj["repo_dir"], target, specs,
+        SetOptions(dry_run=dry_run, commit=not no_commit, allow_downgrade=allow_downgrade, setters=setters,
+                   verbose=obj["verbose"] > 0),
+    )
+    from gitops_tools.changes import unified_diff
+
+    diff = "".join(unified_diff(e.display, e.before, e.after) for e in result.edits) if dry_run else None
+    if output == "json":
+        data = result.as_dict()
+        if dry_run:
+            data["diff"] = diff
+        _print_json(data)
+        return
+    if diff:
+        click.echo(diff, nl=False)
+    for u in result.updates:
+        if u.status == "unchanged":
+            click.echo(f"{result.target.scope}: {u.image} is already {u.new}; nothing to do")
+        elif u.status == "skipped-downgrade":
+            click.echo(u.message)
+        elif u.image.startswith("setter "):
+            click.echo(f"{result.target.scope}: {u.image}: {len(u.changes)} marked value(s) updated")
+        else:
+            click.echo(f"{result.target.scope}: {u.image} {u.old or '(none)'} -> {u.new} ({u.status})")
+    if dry_run:
+        click.echo("dry run: nothing written" if result.edits else "dry run: nothing would change")
+    elif result.commit:
+        click.echo(f"committed {result.commit[:12]} ({', '.join(e.display for e in result.edits)})")
+    elif result.edits:
+        click.echo(f"wrote {', '.join(e.display for e in result.edits)} (not committed)")
+
+
+def _print_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def _report(err: GitopsError) -> None:
+    click.echo(f"error: {err.headline}", err=True)
+    if err.fix:
+        click.echo(f"hint: {err.fix}", err=True)
+    if _STATE["output"] == "json":
+        _print_json({"error": err.as_dict()})
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Run the CLI and exit with the documented code: 0 ok, 1 expected error, 2 usage, 3 bug, 75 retry, 130."""
+    try:
+        cli.main(args=argv, prog_name="gitops-tools", standalone_mode=False)
+    except click.exceptions.Exit as exc:  # --help, --version
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except GitopsError as exc:
+        _report(exc)
+        sys.exit(exit_code_for(exc))
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 - the one catch-all: a bug, reported as such
+        import traceback
+
+        click.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
+        click.echo("hint: this is a bug in gitops-tools; run with -v for the traceback and report it", err=True)
+        if _STATE["verbose"]:
+            traceback.print_exc()
+        sys.exit(EXIT_UNEXPECTED)
+    sys.exit(0)

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Set the tag of one image in one environment: scripts/update-image.sh ENV IMAGE TAG [OPTIONS]
+#   scripts/update-image.sh dev aegis/api 1.4.2
+# Only the tag moves (IMAGE=*:TAG keeps newName; see `gitops-tools image set --help`).
+set -euo pipefail
+if [ "$#" -lt 3 ]; then
+  echo "usage: $0 ENV IMAGE TAG [gitops-tools image set OPTIONS]" >&2
+  exit 2
+fi
+env=$1 image=$2 tag=$3
+shift 3
+exec "${GITOPS_TOOLS:-gitops-tools}" image set "$env" "$image=*:$tag" "$@"
