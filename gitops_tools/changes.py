@@ -58,6 +58,9 @@ def trailer_lines(scope: str, updates: Iterable[ImageUpdate]) -> list[str]:
     ]
 
 
+VERBS = {"set-image": "set", "promote": "promote", "rollback": "roll back"}
+
+
 def commit_message(
     scope: str,
     action: str,
@@ -73,12 +76,13 @@ def commit_message(
     changed = sorted((u for u in updates if u.changes), key=lambda u: u.image)
     if not changed:
         raise ValueError("no change to describe")
+    verb = VERBS.get(action, action)
     if len(changed) == 1:
         u = changed[0]
-        subject = f"chore({scope}): {action} {u.image} {describe(u.old)} -> {describe(u.new)}"
+        subject = f"chore({scope}): {verb} {u.image} {describe(u.old)} -> {describe(u.new)}"
     else:
         names = ", ".join(u.image for u in changed)
-        subject = f"chore({scope}): {action} {len(changed)} images ({names})"
+        subject = f"chore({scope}): {verb} {len(changed)} images ({names})"
     if skip_ci:
         subject += " [skip ci]"
     body: list[str] = []

@@ -60,6 +60,7 @@ __all__ = [
     "CONFIG_FILE",
     "DEFAULT_MUTABLE_TAGS",
     "PROMOTION_ORDER",
+    "VALUES_FIELDS",
     "CommitOptions",
     "Config",
     "Environment",
@@ -68,7 +69,6 @@ __all__ = [
     "ValuesLocation",
     "default_config",
     "parse_config",
-    "split_key_path",
 ]
 
 CONFIG_FILE = "gitops-tools.yaml"
@@ -257,11 +257,11 @@ def default_config(env_dirs: Iterable[str]) -> Config:
     return Config(environments=environments, source=None)
 
 
-def split_key_path(key: str) -> tuple[str | int, ...]:
+def _split_key_path(key: str) -> tuple[str | int, ...]:
     """Split a values key path such as ``containers[0].image`` into ``("containers", 0, "image")``.
 
-    Raises :class:`ValueError` with a short reason when the path is malformed; :func:`parse_config` has already
-    refused such paths, so callers working from a :class:`Config` never see it.
+    Only used to validate ``images.<name>.values[].key`` with a precise reason (raised as :class:`ValueError`);
+    the modules that edit values files parse key paths with :mod:`gitops_tools.keypath`.
     """
     if key == "":
         raise ValueError("the key path is empty")
@@ -975,7 +975,7 @@ class _Reader:
     def key_path(self, item: Any, path: str) -> str:
         key = self.get_str(item, "key", path, required=True) or ""
         try:
-            split_key_path(key)
+            _split_key_path(key)
         except ValueError as exc:
             problem = str(exc) if key == "" else f"malformed key path {_q(key)}: {exc}"
             self.fail(problem, _KEY_PATH_FIX, path, self.value_pos(item, "key"))

@@ -60,7 +60,10 @@ class KustImage(NamedTuple):
     @property
     def value(self) -> str:
         """What the image is set to, for messages and trailers: ``1.4.2``, ``reg/x:1.4.2``, ``@sha256:…``."""
-        return format_reference(self.new_name or "", self.new_tag, self.digest) or "(name only)"
+        if self.new_name:
+            return format_reference(self.new_name, self.new_tag, self.digest)
+        value = (self.new_tag or "") + (f"@{self.digest}" if self.digest else "")
+        return value or "(name only)"
 
     @property
     def effective_name(self) -> str:

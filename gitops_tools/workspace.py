@@ -1,7 +1,8 @@
 """Where a command works: the repository root, its configuration, and the directory TARGET names.
 
-The root is ``--repo`` when given, else the git checkout around the working directory, else (outside any
-checkout) the checkout around a TARGET path, else none: a plain directory that is edited but not committed.
+The root is ``--repo-dir`` when given, else the git checkout around the working directory, else (outside any
+checkout) the checkout around a TARGET path, else the nearest directory holding ``gitops-tools.yaml`` (or the
+working directory when it has ``environments/``), else none: a plain directory that is edited, not committed.
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ def open_workspace(cwd: Path, repo: Path | None, target: str | None = None) -> W
         checkout = find_checkout(cwd / target)
         if checkout is not None:
             return Workspace(cwd, checkout, True, False, load_config(checkout))
+    here = cwd.resolve()
+    for candidate in (here, *here.parents):  # a GitOps tree that is not (yet) a git checkout
+        if (candidate / CONFIG_FILE).is_file() or (candidate == here and (here / "environments").is_dir()):
+            return Workspace(cwd, candidate, False, True, load_config(candidate))
     return Workspace(cwd, None, False, False, load_config(None))
 
 

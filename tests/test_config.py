@@ -23,8 +23,8 @@ from gitops_tools.config import (
     ValuesLocation,
     default_config,
     parse_config,
-    split_key_path,
 )
+from gitops_tools.config import _split_key_path as split_key_path
 from gitops_tools.errors import ConfigError, GitopsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

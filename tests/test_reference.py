@@ -272,12 +272,16 @@ def test_long_input_is_cut_in_the_message() -> None:
 
 def test_quotes_and_backslashes_are_escaped_in_the_message() -> None:
     err = refused(parse_reference, 'a"b')
-    assert err.problem == f'invalid image reference "a\\"b": the repository path component "a\\"b" contains "\\"" {PATH_CHARS}'
+    assert err.problem == (
+        f'invalid image reference "a\\"b": the repository path component "a\\"b" contains "\\"" {PATH_CHARS}'
+    )
 
 
 def test_error_renders_as_a_user_message() -> None:
     err = refused(parse_reference, "nginx:")
-    assert str(err) == 'invalid image reference "nginx:": the tag after ":" is empty\nhint: write a tag after ":" or remove the ":"'
+    assert str(err) == (
+        'invalid image reference "nginx:": the tag after ":" is empty\nhint: write a tag after ":" or remove the ":"'
+    )
     assert err.as_dict()["kind"] == "InvalidReference"
     assert err.as_dict()["exit_code"] == 1
 
@@ -469,7 +473,9 @@ def oracle(text: str) -> ImageRef | None:
         return None
     name, tag, digest = m.group("name", "tag", "digest")
     first, slash, rest = name.partition("/")
-    registry_like = "." in first or ":" in first or first == "localhost" or first.startswith("[") or first != first.lower()
+    registry_like = (
+        "." in first or ":" in first or first == "localhost" or first.startswith("[") or first != first.lower()
+    )
     if slash and registry_like:
         if re.fullmatch(_DOMAIN, first) is None or re.fullmatch(_PATH, rest) is None:
             return None
