@@ -20,8 +20,8 @@ default::
       aegis/api:                  # key: an image name as used in kustomization images[].name
         values:                   # list of Helm values locations that move with this image
           - file: values.yaml     # required; path relative to EACH environment's path; no "..", not absolute
-            key: api.image.tag    # required; dotted key path; a segment is a `name`, optionally followed by
-                                  #   `[N]` list indexes, e.g. "containers[0].image"
+            key: api.image.tag    # required; key path (gitops_tools/keypath.py): dotted keys, `[N]` list
+                                  #   indexes, `[field=value]` selectors, e.g. "containers[name=app].image"
             field: tag            # optional; one of tag, name, ref, digest; default tag
     policies:                     # optional mapping
       allow_downgrade: false      # bool: allow a semver-older tag to replace a newer one
@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from .errors import ConfigError, GitopsError
+from .keypath import parse_keypath
 
 __all__ = [
     "CONFIG_FILE",
@@ -115,7 +116,10 @@ _NESTED_HOME = {
     **{key: 'each entry of "environments:"' for key in _ENV_KEYS},
 }
 
-_KEY_PATH_FIX = 'write dot-separated keys with [N] for list items, e.g. "api.image.tag" or "containers[0].image"'
+_KEY_PATH_FIX = (
+    'write dot-separated keys, [N] for list items, [field=value] to pick an item, ["a.b"] for a key with dots, '
+    'e.g. "api.image.tag" or "containers[name=app].image"'
+)
 
 
 @dataclass(frozen=True)
@@ -255,41 +259,6 @@ def default_config(env_dirs: Iterable[str]) -> Config:
         for name in sorted(names, key=rank)
     )
     return Config(environments=environments, source=None)
-
-
-def _split_key_path(key: str) -> tuple[str | int, ...]:
-    """Split a values key path such as ``containers[0].image`` into ``("containers", 0, "image")``.
-
-    Only used to validate ``images.<name>.values[].key`` with a precise reason (raised as :class:`ValueError`);
-    the modules that edit values files parse key paths with :mod:`gitops_tools.keypath`.
-    """
-    if key == "":
-        raise ValueError("the key path is empty")
-    parts: list[str | int] = []
-    for segment in key.split("."):
-        if segment == "":
-            raise ValueError("empty segment between dots")
-        bracket = segment.find("[")
-        name = segment if bracket < 0 else segment[:bracket]
-        if "]" in name:
-            raise ValueError(f'"]" without "[" in {_q(segment)}')
-        if name != name.strip():
-            raise ValueError(f"whitespace around {_q(name)}")
-        if name:
-            parts.append(name)
-        rest = "" if bracket < 0 else segment[bracket:]
-        while rest:
-            if not rest.startswith("["):
-                raise ValueError(f"unexpected {_q(rest)} after a list index in {_q(segment)}")
-            close = rest.find("]")
-            if close < 0:
-                raise ValueError(f'"[" without "]" in {_q(segment)}')
-            index = rest[1:close]
-            if not (index.isascii() and index.isdigit()):
-                raise ValueError(f"{_q(rest[: close + 1])} is not a list index (digits only)")
-            parts.append(int(index))
-            rest = rest[close + 1 :]
-    return tuple(parts)
 
 
 def parse_config(text: str, filename: str = CONFIG_FILE) -> Config:
@@ -975,10 +944,9 @@ class _Reader:
     def key_path(self, item: Any, path: str) -> str:
         key = self.get_str(item, "key", path, required=True) or ""
         try:
-            _split_key_path(key)
-        except ValueError as exc:
-            problem = str(exc) if key == "" else f"malformed key path {_q(key)}: {exc}"
-            self.fail(problem, _KEY_PATH_FIX, path, self.value_pos(item, "key"))
+            parse_keypath(key)
+        except GitopsError as exc:
+            self.fail(exc.problem, _KEY_PATH_FIX, path, self.value_pos(item, "key"))
         return key
 
     def field(self, item: Any, path: str) -> str:

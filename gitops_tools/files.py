@@ -86,13 +86,19 @@ def is_inside(root: Path, path: Path) -> bool:
     return True
 
 
+def _lexical(path: Path) -> Path:
+    """Absolute, with ``..`` folded but symbolic links not followed (for showing the path the user gave)."""
+    return Path(os.path.normpath(path.absolute()))
+
+
 def display_path(path: Path, root: Path | None, cwd: Path) -> str:
     """How messages show ``path``: relative to the repository root, else to the working directory."""
     for base in (root, cwd):
         if base is None:
             continue
-        try:
-            return path.resolve().relative_to(base.resolve()).as_posix() or "."
-        except ValueError:
-            continue
+        for p, b in ((_lexical(path), _lexical(base)), (path.resolve(), base.resolve())):
+            try:
+                return p.relative_to(b).as_posix() or "."
+            except ValueError:
+                continue
     return str(path)

@@ -77,22 +77,26 @@ class GitRepo:
         out = self.run("status", "--porcelain=v1", "--untracked-files=all", "--", *paths)
         return [line[3:] for line in out.splitlines() if line.strip()]
 
-    def has_head(self) -> bool:
+    def head(self) -> str | None:
         try:
-            self.run("rev-parse", "--verify", "--quiet", "HEAD")
+            return self.run("rev-parse", "--verify", "--quiet", "HEAD").strip() or None
         except GitopsError:
-            return False
-        return True
+            return None
 
     def commit_paths(self, paths: Sequence[str], message: str, author: str | None = None) -> str:
-        """Commit exactly ``paths`` (nothing else that is staged) and return the new commit's sha."""
-        self.run("add", "--", *paths)
+        """Commit exactly ``paths`` as they are in the working tree (nothing else that is staged).
+
+        ``git commit --only`` builds the commit from a temporary index, so an interrupted commit leaves the
+        real index as it was.
+        """
         args = ["commit", "--quiet", "-m", message]
         if author:
             args.append(f"--author={author}")
-        if self.has_head():
-            args += ["--only", "--", *paths]
-        self.run(*args)
+        if self.head() is None:
+            self.run("add", "--", *paths)
+            self.run(*args)
+        else:
+            self.run(*args, "--only", "--", *paths)
         return self.run("rev-parse", "HEAD").strip()
 
 

@@ -132,16 +132,23 @@ def image_set(cwd: Path, repo: Path | None, target_arg: str, spec_args: Sequence
                 f"uncommitted changes in {', '.join(dirty)}",
                 fix="commit or discard them first (git diff shows them), or pass --no-commit",
             )
-    write_all({e.path: e.after for e in edits})
     if git is None:
+        write_all({e.path: e.after for e in edits})
         return result
-    message = commit_message(
-        target.scope, "set-image", result.updates, skip_ci=ws.config.commit.skip_ci
-    )
+    message = commit_message(target.scope, "set-image", result.updates, skip_ci=ws.config.commit.skip_ci)
     author = None
     if ws.config.commit.author_name and ws.config.commit.author_email:
         author = f"{ws.config.commit.author_name} <{ws.config.commit.author_email}>"
-    sha = git.commit_paths([e.display for e in edits], message, author)
+    head = git.head()
+    write_all({e.path: e.after for e in edits})
+    try:
+        sha = git.commit_paths([e.display for e in edits], message, author)
+    except BaseException:
+        # A rejected or interrupted commit must not leave edited files behind: put the old bytes back,
+        # unless the commit did land before the interruption.
+        if git.head() == head:
+            write_all({e.path: e.before for e in edits})
+        raise
     return result._replace(commit=sha)
 
 

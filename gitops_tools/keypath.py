@@ -51,7 +51,7 @@ def parse_keypath(text: str) -> KeyPath:
     pos = 0
     expect_key = True
     if not text:
-        raise GitopsError("empty key path", fix='write a path such as "image.tag"')
+        raise GitopsError("the key path is empty", fix='write a path such as "image.tag"')
     while pos < len(text):
         ch = text[pos]
         if ch == "[":

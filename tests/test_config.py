@@ -24,7 +24,7 @@ from gitops_tools.config import (
     default_config,
     parse_config,
 )
-from gitops_tools.config import _split_key_path as split_key_path
+from gitops_tools.config import _KEY_PATH_FIX as KEY_PATH_FIX
 from gitops_tools.errors import ConfigError, GitopsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -956,8 +956,8 @@ ERRORS = [
     (
         "values-key-empty-segment",
         IMG + "        key: api..tag\n",
-        'malformed key path "api..tag": empty segment between dots',
-        'write dot-separated keys with [N] for list items, e.g. "api.image.tag" or "containers[0].image"',
+        "invalid key path 'api..tag' at character 5: empty segment",
+        KEY_PATH_FIX,
         6,
         14,
         "images.aegis/api.values[0].key",
@@ -965,8 +965,8 @@ ERRORS = [
     (
         "values-key-trailing-dot",
         IMG + "        key: api.image.\n",
-        'malformed key path "api.image.": empty segment between dots',
-        'write dot-separated keys with [N] for list items, e.g. "api.image.tag" or "containers[0].image"',
+        "invalid key path 'api.image.' at character 11: path ends with '.'",
+        KEY_PATH_FIX,
         6,
         14,
         "images.aegis/api.values[0].key",
@@ -974,8 +974,8 @@ ERRORS = [
     (
         "values-key-bad-index",
         IMG + "        key: containers[first].image\n",
-        'malformed key path "containers[first].image": "[first]" is not a list index (digits only)',
-        'write dot-separated keys with [N] for list items, e.g. "api.image.tag" or "containers[0].image"',
+        "invalid key path 'containers[first].image' at character 11: expected [N], [field=value] or [\"key\"]",
+        KEY_PATH_FIX,
         6,
         14,
         "images.aegis/api.values[0].key",
@@ -983,8 +983,8 @@ ERRORS = [
     (
         "values-key-unclosed-index",
         IMG + "        key: containers[0.image\n",
-        'malformed key path "containers[0.image": "[" without "]" in "containers[0"',
-        'write dot-separated keys with [N] for list items, e.g. "api.image.tag" or "containers[0].image"',
+        "invalid key path 'containers[0.image' at character 11: expected [N], [field=value] or [\"key\"]",
+        KEY_PATH_FIX,
         6,
         14,
         "images.aegis/api.values[0].key",
@@ -992,8 +992,8 @@ ERRORS = [
     (
         "values-key-text-after-index",
         IMG + "        key: containers[0]x.image\n",
-        'malformed key path "containers[0]x.image": unexpected "x" after a list index in "containers[0]x"',
-        'write dot-separated keys with [N] for list items, e.g. "api.image.tag" or "containers[0].image"',
+        "invalid key path 'containers[0]x.image' at character 14: expected '.' or '[' before a key",
+        KEY_PATH_FIX,
         6,
         14,
         "images.aegis/api.values[0].key",
@@ -1002,7 +1002,7 @@ ERRORS = [
         "values-key-empty",
         IMG + "        key: ''\n",
         "the key path is empty",
-        'write dot-separated keys with [N] for list items, e.g. "api.image.tag" or "containers[0].image"',
+        KEY_PATH_FIX,
         6,
         14,
         "images.aegis/api.values[0].key",
@@ -1213,57 +1213,6 @@ def test_default_config_does_not_depend_on_listing_order(dirs: list[str]) -> Non
 
 # ---------------------------------------------------------------------------------------------------------------
 # key paths
-
-
-@pytest.mark.parametrize(
-    ("key", "parts"),
-    [
-        ("api.image.tag", ("api", "image", "tag")),
-        ("containers[0].image", ("containers", 0, "image")),
-        ("[1].tag", (1, "tag")),
-        ("matrix[2][10]", ("matrix", 2, 10)),
-        ("a-b.c_d/e", ("a-b", "c_d/e")),
-    ],
-)
-def test_split_key_path(key: str, parts: tuple[str | int, ...]) -> None:
-    assert split_key_path(key) == parts
-
-
-@pytest.mark.parametrize(
-    ("key", "reason"),
-    [
-        ("", "the key path is empty"),
-        (".a", "empty segment between dots"),
-        ("a]", '"]" without "[" in "a]"'),
-        ("a[-1]", '"[-1]" is not a list index (digits only)'),
-        ("a[]", '"[]" is not a list index (digits only)'),
-        ("a. b", 'whitespace around " b"'),
-    ],
-)
-def test_split_key_path_refuses(key: str, reason: str) -> None:
-    with pytest.raises(ValueError) as info:
-        split_key_path(key)
-    assert str(info.value) == reason
-
-
-@given(
-    st.lists(
-        st.one_of(
-            st.text(alphabet="abcXYZ_-/0123456789", min_size=1, max_size=8),
-            st.integers(min_value=0, max_value=999),
-        ),
-        min_size=1,
-        max_size=6,
-    )
-)
-def test_split_key_path_round_trip(parts: list[str | int]) -> None:
-    text = ""
-    for part in parts:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + part
-    assert split_key_path(text) == tuple(parts)
 
 
 # ---------------------------------------------------------------------------------------------------------------
