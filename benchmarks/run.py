@@ -106,13 +106,16 @@ def find_tools(tmp: Path) -> Tools:
 # -------------------------------------------------------------------------------------------------- timing
 
 
+Commands = Callable[[str], list[list[str]]]  # a run's tag -> the argvs timed one after the other
+
+
 @dataclass
 class Case:
     """One measured thing: the command(s) of a run, where, and how to restore / check around it (not timed)."""
 
     label: str
     cwd: Path
-    commands: Callable[[str], list[list[str]]]  # tag -> argvs run one after the other inside the timed region
+    commands: Commands
     reset: Callable[[], None] | None = None
     verify: Callable[[str], None] | None = None
     times: list[float] = field(default_factory=list)
@@ -195,6 +198,32 @@ def sed_set_tag(name: str, tag: str) -> str:
     """A sed script that changes only the newTag line of the images entry NAME (the range name-line..newTag)."""
     quoted = re.sub(r"([.^$*\[\]\\/])", r"\\\1", name)
     return rf"/^  - name: {quoted}$/,/^    newTag: /s/^\(    newTag: \).*$/\1{tag}/"
+
+
+
+def fixed(*argv: str) -> Commands:
+    """A command that does not depend on the run's tag (start-up)."""
+    return lambda tag: [list(argv)]
+
+
+def tool_set(tools: Tools, target: str, name: str, *options: str) -> Commands:
+    """``gitops-tools image set TARGET 'NAME=*:TAG' [OPTIONS]``: only the tag moves."""
+    return lambda tag: [[tools.gitops_tools, "image", "set", target, f"{name}=*:{tag}", *options]]
+
+
+def script_set(env: str, name: str) -> Commands:
+    """``scripts/update-image.sh ENV NAME TAG``: the project's wrapper around the CLI."""
+    return lambda tag: [[str(UPDATE_IMAGE_SH), env, name, tag]]
+
+
+def sed_edit(tools: Tools, rel: str, name: str, commit: bool) -> Commands:
+    """The floor: ``sed -i`` on the one line, then (optionally) ``git commit -qam`` by hand."""
+    def commands(tag: str) -> list[list[str]]:
+        argvs = [[tools.sed, "-i", sed_set_tag(name, tag), rel]]
+        if commit:
+            argvs.append([tools.git, "commit", "-qam", f"bump {name} to {tag}"])
+        return argvs
+    return commands
 
 
 def git_init(tools: Tools, repo: Path) -> str:
@@ -286,10 +315,11 @@ class Row:
 
 def scenario_startup(tools: Tools, tmp: Path, runs: int) -> list[Row]:
     print("1. CLI start-up", file=sys.stderr)
-    floor = Case("python -c pass", tmp, lambda t: [[tools.python, "-c", "pass"]])
-    version = Case("gitops-tools --version", tmp, lambda t: [[tools.gitops_tools, "--version"]])
-    helpc = Case("gitops-tools --help", tmp, lambda t: [[tools.gitops_tools, "--help"]])
-    module = Case("python -m gitops_tools --version", tmp, lambda t: [[tools.python, "-m", "gitops_tools", "--version"]])
+    floor = Case("python -c pass", tmp, fixed(tools.python, "-c", "pass"))
+    version = Case("gitops-tools --version", tmp, fixed(tools.gitops_tools, "--version"))
+    helpc = Case("gitops-tools --help", tmp, fixed(tools.gitops_tools, "--help"))
+    module = Case("python -m gitops_tools --version", tmp,
+                  fixed(tools.python, "-m", "gitops_tools", "--version"))
     measure(tools, [floor, version, helpc, module], runs)
     return [
         Row("1. start-up: `gitops-tools --version`", "-", version, floor, "`python -c pass`"),
@@ -315,10 +345,10 @@ def scenario_one_overlay(tools: Tools, tmp: Path, runs: int) -> list[Row]:
             raise SystemExit(f"{plain} is inside a git checkout; the plain-directory scenario needs one outside")
         check = file_has_tag(kfile, name)
         tool = Case(f"image set --no-commit ({n})", plain,
-                    lambda t, name=name: [[tools.gitops_tools, "image", "set", "overlay", f"{name}=*:{t}", "--no-commit"]],
+                    tool_set(tools, "overlay", name, "--no-commit"),
                     rewrite(kfile, text), check)
         floor = Case(f"sed -i ({n})", plain,
-                     lambda t, name=name: [[tools.sed, "-i", sed_set_tag(name, t), "overlay/kustomization.yaml"]],
+                     sed_edit(tools, "overlay/kustomization.yaml", name, commit=False),
                      rewrite(kfile, text), check)
         measure(tools, [tool, floor], runs)
         rows.append(Row("2a. one bump, plain dir, `--no-commit`", size, tool, floor, "`sed -i`"))
@@ -331,11 +361,10 @@ def scenario_one_overlay(tools: Tools, tmp: Path, runs: int) -> list[Row]:
         base = git_init(tools, repo)
         check = committed(tools, repo, base, file_has_tag(kfile, name))
         tool = Case(f"image set + commit ({n})", repo,
-                    lambda t, name=name: [[tools.gitops_tools, "image", "set", "overlay", f"{name}=*:{t}"]],
+                    tool_set(tools, "overlay", name),
                     hard_reset(tools, repo, base), check)
         floor = Case(f"sed -i + git commit ({n})", repo,
-                     lambda t, name=name: [[tools.sed, "-i", sed_set_tag(name, t), "overlay/kustomization.yaml"],
-                                           [tools.git, "commit", "-qam", f"bump {name} to {t}"]],
+                     sed_edit(tools, "overlay/kustomization.yaml", name, commit=True),
                      hard_reset(tools, repo, base), check)
         measure(tools, [tool, floor], runs)
         rows.append(Row("2b. one bump, checkout, commit", size, tool, floor, "`sed -i` + `git commit -qam`"))
@@ -352,13 +381,12 @@ def scenario_many_overlays(tools: Tools, tmp: Path, runs: int) -> tuple[list[Row
     check = committed(tools, repo, base, file_has_tag(repo / rel, name))
     reset = hard_reset(tools, repo, base)
     by_env = Case("image set by env name", repo,
-                  lambda t: [[tools.gitops_tools, "image", "set", BUMP_ENV, f"{name}=*:{t}"]], reset, check)
+                  tool_set(tools, BUMP_ENV, name), reset, check)
     by_dir = Case("image set by directory", repo,
-                  lambda t: [[tools.gitops_tools, "image", "set", f"environments/{BUMP_ENV}", f"{name}=*:{t}"]],
+                  tool_set(tools, f"environments/{BUMP_ENV}", name),
                   reset, check)
     floor = Case("sed -i + git commit", repo,
-                 lambda t: [[tools.sed, "-i", sed_set_tag(name, t), rel],
-                            [tools.git, "commit", "-qam", f"bump {name} to {t}"]], reset, check)
+                 sed_edit(tools, rel, name, commit=True), reset, check)
     measure(tools, [by_env, by_dir, floor], runs)
     size = f"{ENV_COUNT:,} envs x {IMAGES_PER_ENV} images"
     rows = [
@@ -385,10 +413,9 @@ def scenario_script(tools: Tools, tmp: Path, runs: int, big_repo: Path, big_base
         check = committed(tools, repo, base, file_has_tag(repo / rel, name))
         reset = hard_reset(tools, repo, base)
         script = Case(f"update-image.sh ({size})", repo,
-                      lambda t, env=env, name=name: [[str(UPDATE_IMAGE_SH), env, name, t]], reset, check)
+                      script_set(env, name), reset, check)
         floor = Case(f"sed -i + git commit ({size})", repo,
-                     lambda t, rel=rel, name=name: [[tools.sed, "-i", sed_set_tag(name, t), rel],
-                                                    [tools.git, "commit", "-qam", f"bump {name} to {t}"]],
+                     sed_edit(tools, rel, name, commit=True),
                      reset, check)
         measure(tools, [script, floor], runs)
         rows.append(Row(f"4. `scripts/update-image.sh {env} IMAGE TAG`", size, script, floor,
@@ -423,13 +450,14 @@ def machine_facts(tools: Tools, runs: int, quick: bool) -> list[str]:
         out = subprocess.run(argv, capture_output=True, text=True, env=tools.env)
         return (out.stdout or out.stderr).splitlines()[0].strip()
 
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
     return [
         f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"- python: {platform.python_version()} ({platform.python_implementation()}) `{tools.python}`",
         f"- git: {first_line([tools.git, '--version'])}",
         f"- sed: {first_line([tools.sed, '--version'])}",
         f"- gitops-tools: {first_line([tools.gitops_tools, '--version'])} `{tools.gitops_tools}`",
-        f"- CPUs: {os.cpu_count()} (usable: {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'})",
+        f"- CPUs: {os.cpu_count()} (usable: {usable})",
         f"- platform: {platform.platform()}",
         f"- runs per command: {runs} timed + 1 warm-up{' (--quick)' if quick else ''}; wall time of the subprocess(es)"
         " by `time.perf_counter`, fixture restore and checks outside the timed region",

@@ -9,6 +9,7 @@ look like YAML, Helm values keys that follow an image, and Flux setter markers.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -21,15 +22,11 @@ CASES = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())
 
 
 def run_set(cwd: Path, args: list[str]) -> tuple[int, str]:
-    runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=cwd.parent) as _:
-        pass
-    import os
-
+    """Run `image set` in-process (click's CliRunner) with ``cwd`` as the working directory."""
     old = os.getcwd()
     os.chdir(cwd)
     try:
-        result = runner.invoke(cli, ["image", "set", *args], catch_exceptions=False)
+        result = CliRunner().invoke(cli, ["image", "set", *args], catch_exceptions=False)
     finally:
         os.chdir(old)
     return result.exit_code, result.output
