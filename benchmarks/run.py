@@ -494,15 +494,20 @@ def growth_section(rows: list[Row]) -> list[str]:
 
 def imports_section(tools: Tools, tmp: Path, big_repo: Path) -> list[str]:
     print("imports (python -X importtime, one run each)", file=sys.stderr)
-    # image set runs in a throw-away copy of the 1-image plain overlay, so no fixture is disturbed.
+    # image set runs in throw-away 1-image overlays (plain and checkout), so no measured fixture is disturbed.
     plain = tmp / "imports-plain"
     (plain / "overlay").mkdir(parents=True)
     (plain / "overlay" / "kustomization.yaml").write_text(overlay_text(1), encoding="utf-8")
+    checkout = tmp / "imports-checkout"
+    shutil.copytree(plain, checkout)
+    git_init(tools, checkout)
     probes = [
         ("`--version`", tmp, ["--version"]),
         ("`--help`", tmp, ["--help"]),
         ("`image set overlay ... --no-commit` (plain dir, 1 image)", plain,
          ["image", "set", "overlay", f"{image_name(0)}=*:9.0.0", "--no-commit"]),
+        ("`image set overlay ...` (checkout, commit, 1 image)", checkout,
+         ["image", "set", "overlay", f"{image_name(0)}=*:9.0.0"]),
         (f"`image set {BUMP_ENV} ... --dry-run` ({ENV_COUNT:,} envs)", big_repo,
          ["image", "set", BUMP_ENV, f"registry.example.com/team/svc{IMAGES_PER_ENV - 1}=*:9.0.0", "--dry-run"]),
     ]

@@ -28,7 +28,7 @@ class Key(NamedTuple):
 
 
 class Index(NamedTuple):
-    index: int
+    position: int
 
 
 class Select(NamedTuple):
@@ -110,7 +110,7 @@ def format_keypath(path: KeyPath) -> str:
             else:
                 out.append(f"[{json.dumps(seg.name)}]")
         elif isinstance(seg, Index):
-            out.append(f"[{seg.index}]")
+            out.append(f"[{seg.position}]")
         else:
             out.append(f"[{seg.field}={seg.value}]")
     return "".join(out)

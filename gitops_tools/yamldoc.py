@@ -122,6 +122,7 @@ class _Converter:
             self._check_duplicates(items)
             result = placeholder._replace(items=items)
         else:
+            assert isinstance(node, yaml.SequenceNode)
             placeholder_s = Sequence((), node.start_mark.index, node.end_mark.index, bool(node.flow_style))
             self.memo[id(node)] = placeholder_s
             result = placeholder_s._replace(items=tuple(self.convert(v) for v in node.value))
@@ -181,7 +182,7 @@ def _step(node: Node, seg: Key | Index | Select) -> Node | None:
     if not isinstance(node, Sequence):
         return None
     if isinstance(seg, Index):
-        return node.items[seg.index] if seg.index < len(node.items) else None
+        return node.items[seg.position] if seg.position < len(node.items) else None
     for item in node.items:
         if isinstance(item, Mapping):
             field = item.get(seg.field)

@@ -76,7 +76,8 @@ def needs_quotes(value: str) -> bool:
         return True
     if _NON_STRING_12.match(value):
         return True
-    return _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) != _STR
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+    return tag != _STR
 
 
 def double_quoted(value: str) -> str:

@@ -1,0 +1,46 @@
+"""Commands load only what they use: `--version` and `--help` import no YAML, git or version library."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("git", "yaml", "ruamel", "semver", "tomlkit", "filelock", "difflib")
+
+
+def imported_modules(*args: str, cwd: Path | None = None) -> set[str]:
+    code = (
+        "import sys, runpy\n"
+        f"sys.argv = ['gitops-tools', *{list(args)!r}]\n"
+        "try:\n"
+        "    runpy.run_module('gitops_tools', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=60)
+    return {line.split(".")[0] for line in r.stderr.splitlines()}
+
+
+@pytest.mark.parametrize("args", [("--version",), ("--help",), ("image", "set", "--help")])
+def test_help_and_version_stay_light(args: tuple[str, ...]) -> None:
+    loaded = imported_modules(*args)
+    assert "click" in loaded
+    assert sorted(set(HEAVY) & loaded) == []
+
+
+def test_version_output() -> None:
+    from gitops_tools import __version__
+
+    r = subprocess.run([sys.executable, "-m", "gitops_tools", "--version"], capture_output=True, text=True)
+    assert (r.returncode, r.stdout) == (0, f"gitops-tools {__version__}\n")
+
+
+def test_edit_without_commit_does_not_load_git(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text("images:\n  - name: a/b\n    newTag: v1\n")
+    loaded = imported_modules("image", "set", ".", "a/b:v2", cwd=tmp_path)
+    assert "yaml" in loaded and "git" not in loaded and "ruamel" not in loaded
+    assert (tmp_path / "kustomization.yaml").read_text() == "images:\n  - name: a/b\n    newTag: v2\n"
