@@ -133,6 +133,48 @@ def image_set_cmd(obj: dict[str, Any], target: str, specs: tuple[str, ...], dry_
         click.echo(f"wrote {', '.join(e.display for e in result.edits)} (not committed)")
 
 
+@cli.command("validate", context_settings=CONTEXT_SETTINGS)
+@click.argument("envs", nargs=-1, metavar="[ENV]...")
+@output_option
+@click.pass_obj
+def validate_cmd(obj: dict[str, Any], envs: tuple[str, ...], output: str) -> None:
+    """Render each environment with `kubectl kustomize` and report what kustomize silently accepts.
+
+    \b
+    Errors (exit 1):
+      render-failed          the overlay does not render
+      unused-image           an images: entry matches no container in the render (a typo kustomize ignores)
+      mutable-tag            a mutable (latest, main…) or missing tag in a protected environment
+      plaintext-secret       a Secret with data in git (use an ExternalSecret)
+      values-mismatch        a Helm values key configured to follow an image holds another value
+      application-path       an Argo CD Application points at a path or values file that does not exist
+      application-branch     … at a revision that does not exist
+      application-namespace  … into a namespace its path does not use, or its project does not allow
+    Warnings (exit 0): mutable or missing tags outside protected environments.
+
+    Without ENV every environment and every Application under applications/ is checked.
+    """
+    _STATE["output"] = output
+    from gitops_tools.validate import validate
+
+    result = validate(Path.cwd(), obj["repo_dir"], envs)
+    if output == "json":
+        _print_json(result.as_dict())
+    else:
+        rendered = ", ".join(f"{e.name} ({e.objects} objects)" if e.rendered else f"{e.name} (failed)"
+                             for e in result.environments)
+        click.echo(f"rendered: {rendered}")
+        if result.findings:
+            rows = [(f.severity, f.env or "-", f.check, f"{f.file or ''} {f.where}".strip(), f.message)
+                    for f in result.findings]
+            widths = [max(len(r[i]) for r in rows) for i in range(4)]
+            for r in rows:
+                click.echo("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
+        click.echo(f"{result.errors} error(s), {result.warnings} warning(s)")
+    if result.errors:
+        raise SystemExit(1)
+
+
 def _print_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False))
 

@@ -5,6 +5,8 @@ The file is optional.  Without it the CLI calls :func:`default_config` with the 
 default::
 
     version: 1                    # optional; int; only 1 is known
+    repo_url: https://gitlab.com/aegis/gitops.git   # optional; str: the URL Argo CD Applications use for
+                                  #   this repository (validate checks the paths and revisions they name)
     branch: main                  # optional; str; default "main": the branch Argo CD watches, writers push to
     environments:                 # required; non-empty list; ORDER = promotion order (dev -> staging -> prod)
       - name: dev                 # required; str matching ^[a-z0-9]([a-z0-9-]*[a-z0-9])?$ ; unique
@@ -103,7 +105,7 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _LINE_BREAK_RE = re.compile(r"\r\n|[\n\r\x85\u2028\u2029]")
 _YAML_DIRECTIVE_RE = re.compile(r"^%YAML[ \t]+(\S+)", re.MULTILINE)
 
-_TOP_KEYS = ("version", "branch", "environments", "commit", "images", "policies")
+_TOP_KEYS = ("version", "repo_url", "branch", "environments", "commit", "images", "policies")
 _ENV_KEYS = ("name", "path", "protected")
 _COMMIT_KEYS = ("author_name", "author_email", "skip_ci", "sign")
 _IMAGE_KEYS = ("values",)
@@ -184,6 +186,7 @@ class Config:
 
     environments: tuple[Environment, ...]
     branch: str = "main"
+    repo_url: str | None = None
     commit: CommitOptions = CommitOptions()
     images: tuple[ImageOptions, ...] = ()
     policies: Policies = Policies()
@@ -727,8 +730,10 @@ class _Reader:
                     self.value_pos(data, "branch"),
                 )
 
+        repo_url = self.get_str(data, "repo_url", "repo_url") if "repo_url" in data else None
         return Config(
             environments=self.environments(data),
+            repo_url=repo_url,
             branch=branch,
             commit=self.commit(data),
             images=self.images(data),

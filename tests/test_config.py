@@ -32,6 +32,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FULL = """\
 # The complete schema, every key set to a non-default value.
 version: 1
+repo_url: https://gitlab.com/aegis/gitops.git
 branch: release
 environments:
   - name: dev
@@ -65,6 +66,7 @@ policies:
 """
 
 FULL_EXPECTED = Config(
+    repo_url="https://gitlab.com/aegis/gitops.git",
     environments=(
         Environment(name="dev", path="environments/dev", protected=False),
         Environment(name="staging", path="envs/staging", protected=False),
@@ -339,7 +341,7 @@ ERRORS = [
         "unknown-top-level-key",
         "environmnets: [{name: dev}]\n",
         'unknown key "environmnets"',
-        'did you mean "environments"? keys allowed here: version, branch, environments, commit, images, policies',
+        'did you mean "environments"? keys allowed here: version, repo_url, branch, environments, commit, images, policies',
         1,
         1,
         "environmnets",
@@ -348,7 +350,7 @@ ERRORS = [
         "unknown-top-level-key-no-match",
         ENVS + "colour: blue\n",
         'unknown key "colour"',
-        "keys allowed here: version, branch, environments, commit, images, policies",
+        "keys allowed here: version, repo_url, branch, environments, commit, images, policies",
         2,
         1,
         "colour",
@@ -358,7 +360,7 @@ ERRORS = [
         ENVS + "mutable_tags: [latest]\n",
         'unknown key "mutable_tags"',
         '"mutable_tags" belongs under "policies:"; '
-        "keys allowed here: version, branch, environments, commit, images, policies",
+        "keys allowed here: version, repo_url, branch, environments, commit, images, policies",
         2,
         1,
         "mutable_tags",
@@ -413,7 +415,7 @@ ERRORS = [
         "non-string-key",
         ENVS + "1: x\n",
         'unknown key "1"',
-        "keys allowed here: version, branch, environments, commit, images, policies",
+        "keys allowed here: version, repo_url, branch, environments, commit, images, policies",
         2,
         1,
         "1",
