@@ -78,16 +78,14 @@ def image_set(cwd: Path, repo: Path | None, target_arg: str, spec_args: Sequence
 
     allow_downgrade = opts.allow_downgrade or ws.config.policies.allow_downgrade
     updates: list[ImageUpdate] = []
-    wanted: list[KustImage] = []
+    wanted: list[KustImage] = []  # every entry this command sets (values keys follow all of them)
+    changed: list[KustImage] = []  # the entries whose kustomization fields change
     for spec in specs:
         found = kust.find(spec.name)
         current = found[0] if found else None
         target_entry = desired(current, spec)
         old_value = current.value if current else None
-        if current == target_entry:
-            updates.append(ImageUpdate(spec.name, old_value, target_entry.value, "unchanged"))
-            continue
-        if current is not None and not allow_downgrade:
+        if current != target_entry and current is not None and not allow_downgrade:
             refusal = policy.downgrade(current.new_tag, target_entry.new_tag)
             if refusal:
                 message = (
@@ -96,24 +94,28 @@ def image_set(cwd: Path, repo: Path | None, target_arg: str, spec_args: Sequence
                 )
                 updates.append(ImageUpdate(spec.name, old_value, target_entry.value, "skipped-downgrade", (), message))
                 continue
-        if target.env is not None:
+        if target.env is not None and current != target_entry:
             policy.check_mutable(ws.config, target.env, spec.name, target_entry, kdisplay)
         wanted.append(target_entry)
-        updates.append(ImageUpdate(spec.name, old_value, target_entry.value, "added" if current is None else "updated"))
+        if current != target_entry:
+            changed.append(target_entry)
+        status = "unchanged" if current == target_entry else "added" if current is None else "updated"
+        updates.append(ImageUpdate(spec.name, old_value, target_entry.value, status))
 
     texts: dict[Path, tuple[str, str]] = {}  # path -> (display, current text)
     changes_by_image: dict[str, list[Change]] = {}
-    if wanted:
-        after, changes = set_images(kust, wanted)
+    if changed:
+        after, changes = set_images(kust, changed)
         texts[kfile] = (kdisplay, after)
         for c in changes:
             changes_by_image.setdefault(_image_of(c.path), []).append(c)
-        if target.env is not None and ws.root is not None:
-            _move_values(ws, target, wanted, texts, changes_by_image)
+    if wanted and target.env is not None and ws.root is not None:
+        # Values keys follow every image set, so `image set` also repairs a values file that drifted.
+        _move_values(ws, target, wanted, texts, changes_by_image)
     if setters:
         _apply_setters(ws, target, setters, texts, changes_by_image, updates)
 
-    updates = [u._replace(changes=tuple(changes_by_image.get(u.image, ()))) if u.status in ("updated", "added") else u for u in updates]
+    updates = [_with_changes(u, changes_by_image.get(u.image, ())) for u in updates]
     originals = {p: (kust.text if p == kfile else read_text(p, d)) for p, (d, _) in texts.items()}
     edits = tuple(
         FileEdit(p, d, originals[p], t) for p, (d, t) in sorted(texts.items()) if t != originals[p]
@@ -150,6 +152,13 @@ def image_set(cwd: Path, repo: Path | None, target_arg: str, spec_args: Sequence
             write_all({e.path: e.before for e in edits})
         raise
     return result._replace(commit=sha)
+
+
+def _with_changes(update: ImageUpdate, changes: Sequence[Change]) -> ImageUpdate:
+    if not changes or update.status == "skipped-downgrade":
+        return update
+    status = "updated" if update.status == "unchanged" else update.status  # only a values key moved
+    return update._replace(changes=tuple(changes), status=status)
 
 
 def _image_of(path: str) -> str:

@@ -170,7 +170,8 @@ def _check_applications(
         urls = {str((s or {}).get("repoURL", "")) for _, a in apps
                 for s in ((a.get("spec") or {}).get("sources") or [(a.get("spec") or {}).get("source")])
                 if isinstance(s, dict) and (s.get("path") is not None or s.get("ref"))}
-    directories, files = set(), set()
+    directories: set[str] = set()
+    files: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d not in (".git", ".venv", "node_modules", "__pycache__")]
         rel_dir = Path(dirpath).relative_to(root).as_posix()

@@ -79,8 +79,16 @@ def parse_documents(text: str, filename: str) -> tuple[Node | None, ...]:
     A file that does not parse, or that repeats a key in one mapping (kustomize and Helm refuse both), raises
     :class:`YamlError` naming the file, line and column.
     """
+    # libyaml does not count a byte-order mark in its offsets; parse without it and shift every offset by one.
+    bom = 1 if text.startswith("\ufeff") else 0
     try:
-        roots = list(yaml.compose_all(text, Loader=_Loader))
+        roots = list(yaml.compose_all(text[bom:], Loader=_Loader))
+    except yaml.reader.ReaderError as err:  # a character YAML does not allow (NUL, terminal escapes…)
+        line, column = line_col(text, err.position + bom)
+        raise YamlError(
+            f"cannot parse YAML: character U+{err.character:04X} is not allowed in YAML",
+            file=filename, line=line, column=column, fix="remove the character; nothing was written",
+        ) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
         problem = err.problem or "invalid YAML"
@@ -94,15 +102,16 @@ def parse_documents(text: str, filename: str) -> tuple[Node | None, ...]:
             fix="fix the syntax; nothing was written",
         ) from None
     except yaml.YAMLError as err:  # pragma: no cover - reader errors without a mark
-        raise YamlError(f"cannot parse YAML: {err}", file=filename, fix="fix the file; nothing was written") from None
-    converter = _Converter(text, filename)
+        raise YamlError(f"cannot parse YAML: {err}", file=filename, fix="fix the syntax; nothing was written") from None
+    converter = _Converter(text, filename, bom)
     return tuple(converter.convert(root) if root is not None else None for root in roots)
 
 
 class _Converter:
-    def __init__(self, text: str, filename: str) -> None:
+    def __init__(self, text: str, filename: str, shift: int = 0) -> None:
         self.text = text
         self.filename = filename
+        self.shift = shift  # a byte-order mark the parser did not see
         self.memo: dict[int, Node] = {}
 
     def convert(self, node: yaml.Node) -> Node:
@@ -110,20 +119,23 @@ class _Converter:
         if done is not None:  # an alias: the same node as its anchor, with the anchor's position
             return done
         result: Node
+        shift = self.shift
         if isinstance(node, yaml.ScalarNode):
-            start = node.start_mark.index
-            end = node.end_mark.index
+            start = node.start_mark.index + shift
+            end = node.end_mark.index + shift
             value_start = _skip_properties(self.text, start, end)
             result = Scalar(node.value, value_start, end, start, node.style or "", node.tag)
         elif isinstance(node, yaml.MappingNode):
-            placeholder = Mapping((), node.start_mark.index, node.end_mark.index, bool(node.flow_style))
+            placeholder = Mapping((), node.start_mark.index + shift, node.end_mark.index + shift, bool(node.flow_style))
             self.memo[id(node)] = placeholder
             items = tuple((self.convert(k), self.convert(v)) for k, v in node.value)
             self._check_duplicates(items)
             result = placeholder._replace(items=items)
         else:
             assert isinstance(node, yaml.SequenceNode)
-            placeholder_s = Sequence((), node.start_mark.index, node.end_mark.index, bool(node.flow_style))
+            placeholder_s = Sequence(
+                (), node.start_mark.index + shift, node.end_mark.index + shift, bool(node.flow_style)
+            )
             self.memo[id(node)] = placeholder_s
             result = placeholder_s._replace(items=tuple(self.convert(v) for v in node.value))
         self.memo[id(node)] = result

@@ -62,6 +62,16 @@ _NON_STRING_12 = re.compile(
     )$""",
     re.VERBOSE,
 )
+# Go's YAML resolver (kustomize) tries a number when the first character is a digit, sign or dot; it accepts
+# upper-case base prefixes and drops every "_" first, so 0X1F, 1e1_0 and +_1 are numbers to kustomize.
+_GO_NUMBER = re.compile(
+    r"""^[-+]?(?:
+        0[xX][0-9a-fA-F]+ | 0[oO][0-7]+ | 0[bB][01]+
+      | (?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?
+      | \.(?:inf|Inf|INF|nan|NaN|NAN)
+    )$""",
+    re.VERBOSE,
+)
 # A plain scalar that is safe in block and flow context: no blanks, no flow indicators, no leading indicator.
 _SAFE_PLAIN = re.compile(r"^[^\s\-?:,\[\]{}#&*!|>'\"%@`][^\s,\[\]{}]*$|^-[^\s,\[\]{}]+$")
 _RESOLVER = yaml.resolver.Resolver()
@@ -75,6 +85,13 @@ def needs_quotes(value: str) -> bool:
     if not value.isprintable() or not value.isascii() and any(ord(c) > 0xFFFF for c in value):
         return True
     if _NON_STRING_12.match(value):
+        return True
+    if value[0] in "+-.0123456789" and "_" in value:
+        bare = value.replace("_", "")
+        # ruamel (YAML 1.2) also reads "._4" as 0.4 and fails on "+_": quote what is only signs and dots too.
+        if _GO_NUMBER.match(bare) or bare.strip("+-.") == "":
+            return True
+    if _GO_NUMBER.match(value):
         return True
     tag: str = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
     return tag != _STR
