@@ -12,6 +12,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 CORPUS = ROOT.parent / "shared" / "corpus"
+# The developer's (or CI's) real home, before the autouse fixture isolates HOME: its pip cache makes the
+# pip installs inside pipeline jobs run by gitlab-ci-local fast.
+REAL_HOME = Path(os.environ.get("HOME", "/root"))
 
 
 @pytest.fixture(autouse=True)
@@ -53,6 +56,32 @@ def make_checkout(path: Path, files: dict[str, str | bytes]) -> Path:
 
 def copy_tree(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
+    return dst
+
+
+def tool_or_skip(*names: str, install: str) -> dict[str, str]:
+    """The paths of external tools; outside CI a missing one skips (with how to install it), in CI it fails."""
+    found = {n: shutil.which(n) for n in names}
+    missing = [n for n, p in found.items() if p is None]
+    if missing:
+        message = f"{', '.join(missing)} not installed: {install}"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (.ci/run installs it)")
+        pytest.skip(message)
+    return {n: p for n, p in found.items() if p}
+
+
+def copy_checkout(src: Path, dst: Path) -> Path:
+    """A fresh git checkout at ``dst`` of what ``src`` tracks (as edited now, untracked-but-not-ignored too)."""
+    dst.mkdir(parents=True)
+    for rel in git(src, "ls-files", "-co", "--exclude-standard").splitlines():
+        source = src / rel
+        if source.is_file() and not source.is_symlink():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dst / rel)
+    git(dst, "init", "-q", "-b", "main")
+    git(dst, "add", "-A")
+    git(dst, "commit", "-qm", "copy")
     return dst
 
 
