@@ -21,9 +21,45 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 _STATE: dict[str, Any] = {"output": "text", "verbose": 0}
 
 output_option = click.option(
-    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
-    envvar="GITOPS_OUTPUT", help="Print a human summary, or one JSON object for machines. [env: GITOPS_OUTPUT]",
+    "-o", "--output", type=click.Choice(["text", "json"]), default=None,
+    envvar="GITOPS_OUTPUT", help="Print a human summary (text, the default), or one JSON object for machines. "
+                                 "[env: GITOPS_OUTPUT]",
 )
+def write_options(f: Any) -> Any:
+    """The options of every command that writes (DESIGN §3.7, §3.10)."""
+    decorators = [
+        click.option("--repo-url", envvar="GITOPS_REPO_URL", metavar="URL",
+                     help="Work on a fresh shallow clone of URL (removed afterwards) and push the commit, "
+                          "retrying on fresh remote state; the token comes from GITOPS_TOKEN or CI_JOB_TOKEN. "
+                          "[env: GITOPS_REPO_URL]"),
+        click.option("--branch", envvar="GITOPS_BRANCH", metavar="BRANCH",
+                     help="The branch to change (default: `branch` in gitops-tools.yaml, else main). "
+                          "[env: GITOPS_BRANCH]"),
+        click.option("--push/--no-push", default=False, envvar="GITOPS_PUSH",
+                     help="In a checkout: push the commit too (with --repo-url it always is). [env: GITOPS_PUSH]"),
+        click.option("--no-commit", is_flag=True, envvar="GITOPS_NO_COMMIT",
+                     help="Edit the files but do not commit (in a checkout). [env: GITOPS_NO_COMMIT]"),
+        click.option("--skip-ci", is_flag=True, envvar="GITOPS_SKIP_CI",
+                     help="Append [skip ci] to the commit subject. [env: GITOPS_SKIP_CI]"),
+        click.option("--merge-when-pipeline-succeeds", is_flag=True, envvar="GITOPS_MERGE_WHEN_PIPELINE_SUCCEEDS",
+                     help="Protected environments: ask GitLab to merge the merge request once its pipeline "
+                          "passes."),
+    ]
+    for decorator in reversed(decorators):
+        f = decorator(f)
+    return f
+
+
+def make_write_options(obj: dict[str, Any], kwargs: dict[str, Any], dry_run: bool) -> Any:
+    from gitops_tools.writer import WriteOptions
+
+    return WriteOptions(
+        repo_url=kwargs.pop("repo_url"), branch=kwargs.pop("branch"), push=kwargs.pop("push"),
+        commit=not kwargs.pop("no_commit"), dry_run=dry_run, verbose=obj["verbose"] > 0,
+        skip_ci=kwargs.pop("skip_ci"), merge_when_pipeline_succeeds=kwargs.pop("merge_when_pipeline_succeeds"),
+    )
+
+
 dry_run_option = click.option(
     "--dry-run", is_flag=True, envvar="GITOPS_DRY_RUN",
     help="Show the unified diff of what would change; write and commit nothing. [env: GITOPS_DRY_RUN]",
@@ -34,11 +70,13 @@ dry_run_option = click.option(
 @click.version_option(__version__, "-V", "--version", prog_name="gitops-tools", message="%(prog)s %(version)s")
 @click.option("-v", "--verbose", count=True, envvar="GITOPS_VERBOSE",
               help="Print every git command as it runs (secrets masked). [env: GITOPS_VERBOSE]")
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", envvar="GITOPS_OUTPUT",
+              help="Output of every command: text or json (also an option of each command). [env: GITOPS_OUTPUT]")
 @click.option("-C", "--repo-dir", type=click.Path(file_okay=False, path_type=Path), envvar="GITOPS_REPO_DIR",
               help="The GitOps checkout to work in (default: the one around the working directory). "
                    "[env: GITOPS_REPO_DIR]")
 @click.pass_context
-def cli(ctx: click.Context, verbose: int, repo_dir: Path | None) -> None:
+def cli(ctx: click.Context, verbose: int, output: str, repo_dir: Path | None) -> None:
     """Manage a kustomize GitOps repository: set images without reformatting a byte, and tell exactly what
     changed.
 
@@ -53,7 +91,8 @@ def cli(ctx: click.Context, verbose: int, repo_dir: Path | None) -> None:
       gitops-tools -o json image set staging aegis/api:1.4.2 aegis/recommendation:2.0.1
     """
     _STATE["verbose"] = verbose
-    ctx.obj = {"verbose": verbose, "repo_dir": repo_dir}
+    _STATE["output"] = output
+    ctx.obj = {"verbose": verbose, "repo_dir": repo_dir, "output": output}
 
 
 @cli.group(context_settings=CONTEXT_SETTINGS)
@@ -66,16 +105,15 @@ def image() -> None:
 @click.argument("specs", nargs=-1, metavar="SPEC...")
 @dry_run_option
 @output_option
-@click.option("--no-commit", is_flag=True, envvar="GITOPS_NO_COMMIT",
-              help="Edit the files but do not commit (in a checkout). [env: GITOPS_NO_COMMIT]")
+@write_options
 @click.option("--allow-downgrade", is_flag=True, envvar="GITOPS_ALLOW_DOWNGRADE",
               help="Allow a semver-older tag to replace a newer one. [env: GITOPS_ALLOW_DOWNGRADE]")
 @click.option("--setter", "setters", multiple=True, metavar="NAMESPACE:POLICY=IMAGE",
               help='Also update values marked # {"$imagepolicy": "NAMESPACE:POLICY[:tag|:name|:digest]"} '
                    "(Flux image-automation markers) under TARGET. Repeatable.")
 @click.pass_obj
-def image_set_cmd(obj: dict[str, Any], target: str, specs: tuple[str, ...], dry_run: bool, output: str,
-                  no_commit: bool, allow_downgrade: bool, setters: tuple[str, ...]) -> None:
+def image_set_cmd(obj: dict[str, Any], /, target: str, specs: tuple[str, ...], dry_run: bool, output: str,
+                  allow_downgrade: bool, setters: tuple[str, ...], **kwargs: Any) -> None:
     """Set images in TARGET's kustomization (and the Helm values keys configured to follow them).
 
     TARGET is an environment name from gitops-tools.yaml (dev, staging, prod) or the path of any overlay
@@ -97,13 +135,13 @@ def image_set_cmd(obj: dict[str, Any], target: str, specs: tuple[str, ...], dry_
     is skipped with a message (exit 0) unless --allow-downgrade: a CI job that finishes late never rolls an
     environment back. Protected environments refuse mutable tags such as latest.
     """
-    _STATE["output"] = output
+    output = _STATE["output"] = output or obj["output"]
     from gitops_tools.imageset import SetOptions, image_set
 
     result = image_set(
         Path.cwd(), obj["repo_dir"], target, specs,
-        SetOptions(dry_run=dry_run, commit=not no_commit, allow_downgrade=allow_downgrade, setters=setters,
-                   verbose=obj["verbose"] > 0),
+        SetOptions(allow_downgrade=allow_downgrade, setters=setters,
+                   write=make_write_options(obj, kwargs, dry_run)),
     )
     from gitops_tools.changes import unified_diff
 
@@ -129,6 +167,12 @@ def image_set_cmd(obj: dict[str, Any], target: str, specs: tuple[str, ...], dry_
         click.echo("dry run: nothing written" if result.edits else "dry run: nothing would change")
     elif result.commit:
         click.echo(f"committed {result.commit[:12]} ({', '.join(e.display for e in result.edits)})")
+        if result.landed.pushed:
+            tries = f" after {result.landed.attempts} attempts" if result.landed.attempts > 1 else ""
+            click.echo(f"pushed to {result.landed.pushed}{tries}")
+        if result.landed.merge_request:
+            click.echo(f"pushed {result.landed.merge_request} and asked GitLab for a merge request into "
+                       f"{result.target.env.name if result.target.env else 'the target'}'s branch")
     elif result.edits:
         click.echo(f"wrote {', '.join(e.display for e in result.edits)} (not committed)")
 
@@ -154,7 +198,7 @@ def validate_cmd(obj: dict[str, Any], envs: tuple[str, ...], output: str) -> Non
 
     Without ENV every environment and every Application under applications/ is checked.
     """
-    _STATE["output"] = output
+    output = _STATE["output"] = output or obj["output"]
     from gitops_tools.validate import validate
 
     result = validate(Path.cwd(), obj["repo_dir"], envs)

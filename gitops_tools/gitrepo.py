@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import git
@@ -31,17 +31,27 @@ def _stderr_echo(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+class PushRejected(GitopsError):
+    """``git push`` (or fetch) failed; ``stderr`` is git's message (secrets masked), ``kind`` its class."""
+
+    def __init__(self, problem: str, stderr: str, kind: str) -> None:
+        super().__init__(problem)
+        self.stderr = stderr
+        self.kind = kind
+
+
 class GitRepo:
     """A working tree and the git commands the tool runs in it."""
 
     def __init__(
         self, root: Path, *, verbose: bool = False, echo: Callable[[str], None] = _stderr_echo,
-        secrets: Sequence[str] = (),
+        secrets: Sequence[str] = (), env: Mapping[str, str] | None = None,
     ) -> None:
         self.root = root
         self.verbose = verbose
         self.echo = echo
         self.secrets = tuple(secrets)
+        self.env = dict(env or {})
         self._git = git.Git(str(root))
 
     @classmethod
@@ -55,20 +65,37 @@ class GitRepo:
             return None
         return cls(Path(repo.working_tree_dir), **kwargs)  # type: ignore[arg-type]
 
-    def run(self, *args: str) -> str:
+    def _execute(self, args: Sequence[str], env: Mapping[str, str] | None = None) -> str:
         command = ["git", *args]
         if self.verbose:
-            self.echo("$ " + mask(" ".join(_quote(a) for a in command), self.secrets))
+            shown = [a.splitlines()[0] + " …" if prev == "-m" and "\n" in a else a
+                     for prev, a in zip(["", *command], command)]
+            self.echo("$ " + mask(" ".join(_quote(a) for a in shown), self.secrets))
+        out = self._git.execute(command, stdout_as_string=True, env={**self.env, **(env or {})})
+        return str(out)
+
+    def run(self, *args: str, env: Mapping[str, str] | None = None) -> str:
         try:
-            out = self._git.execute(command, stdout_as_string=True)
+            return self._execute(args, env)
         except git.GitCommandError as err:
-            stderr = mask(str(err.stderr or "").strip(), self.secrets)
-            stderr = re.sub(r"^stderr: '?|'$", "", stderr).strip()
+            stderr = _stderr_of(err, self.secrets)
             raise GitopsError(
-                f"`{mask(' '.join(command), self.secrets)}` failed (exit {err.status}): {stderr or 'no message'}",
+                f"`{mask(' '.join(['git', *args]), self.secrets)}` failed (exit {err.status}): {stderr or 'no message'}",
                 fix="see git's message above; run with -v to see every git command",
             ) from None
-        return str(out)
+
+    def network(self, *args: str) -> str:
+        """A command that talks to the remote (clone, fetch, push): failures become :class:`PushRejected`."""
+        from gitops_tools.pushpolicy import classify_push_error
+
+        try:
+            return self._execute(args)
+        except git.GitCommandError as err:
+            stderr = _stderr_of(err, self.secrets)
+            raise PushRejected(
+                f"`{mask(' '.join(['git', *args]), self.secrets)}` failed: {stderr or 'no message'}",
+                stderr, classify_push_error(stderr),
+            ) from None
 
     def dirty_paths(self, paths: Sequence[str]) -> list[str]:
         """The given repository-relative paths that differ from HEAD (staged, unstaged or untracked)."""
@@ -83,7 +110,10 @@ class GitRepo:
         except GitopsError:
             return None
 
-    def commit_paths(self, paths: Sequence[str], message: str, author: str | None = None) -> str:
+    def commit_paths(
+        self, paths: Sequence[str], message: str, author: str | None = None, *, sign: bool = False,
+        env: Mapping[str, str] | None = None,
+    ) -> str:
         """Commit exactly ``paths`` as they are in the working tree (nothing else that is staged).
 
         ``git commit --only`` builds the commit from a temporary index, so an interrupted commit leaves the
@@ -92,12 +122,25 @@ class GitRepo:
         args = ["commit", "--quiet", "-m", message]
         if author:
             args.append(f"--author={author}")
+        if sign:
+            args.append("--gpg-sign")
         if self.head() is None:
             self.run("add", "--", *paths)
-            self.run(*args)
+            self.run(*args, env=env)
         else:
-            self.run(*args, "--only", "--", *paths)
+            self.run(*args, "--only", "--", *paths, env=env)
         return self.run("rev-parse", "HEAD").strip()
+
+    def config_value(self, key: str) -> str | None:
+        try:
+            return self.run("config", "--get", key).strip() or None
+        except GitopsError:
+            return None
+
+
+def _stderr_of(err: git.GitCommandError, secrets: Sequence[str]) -> str:
+    stderr = mask(str(err.stderr or "").strip(), secrets)
+    return re.sub(r"^stderr: '?|'$", "", stderr).strip()
 
 
 def _quote(arg: str) -> str:

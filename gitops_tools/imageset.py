@@ -1,7 +1,8 @@
-"""``gitops-tools image set``: read the overlay, decide with the pure core, write, commit.
+"""``gitops-tools image set``: read the overlay, decide with the pure core, hand the edits to the writer.
 
 The decisions (which fields change, downgrades, policies, the new text) are made by pure functions; this
-module only reads the files, hands them over, and writes and commits the result when the bytes changed.
+module reads the files and returns the edits as a semantic change, which :mod:`gitops_tools.writer` writes,
+commits and pushes (and applies again on fresh remote state when a push is rejected).
 """
 
 from __future__ import annotations
@@ -12,35 +13,37 @@ from pathlib import Path
 from typing import NamedTuple
 
 from gitops_tools import policy
-from gitops_tools.changes import Change, ImageUpdate, commit_message
+from gitops_tools.changes import Change, ImageUpdate
 from gitops_tools.errors import GitopsError, UsageError
-from gitops_tools.files import find_kustomization, is_inside, read_text, write_all
+from gitops_tools.files import find_kustomization, is_inside, read_text
 from gitops_tools.helmvalues import field_value, missing_value_error, set_value
-from gitops_tools.kustomize import KustImage, desired, parse_specs, read_kustomization, set_images
+from gitops_tools.kustomize import ImageSpec, KustImage, desired, parse_specs, read_kustomization, set_images
+from gitops_tools.reference import ImageRef
 from gitops_tools.setters import apply_setters, has_marker, parse_setter
-from gitops_tools.workspace import Target, Workspace, open_workspace, resolve_target
-
-
-class FileEdit(NamedTuple):
-    path: Path
-    display: str
-    before: str
-    after: str
+from gitops_tools.workspace import Target, Workspace, resolve_target
+from gitops_tools.writer import Applied, FileEdit, Landed, WriteOptions, land
 
 
 class SetResult(NamedTuple):
     target: Target
-    updates: tuple[ImageUpdate, ...]
-    edits: tuple[FileEdit, ...]
-    commit: str | None
+    landed: Landed
     dry_run: bool
 
     @property
+    def updates(self) -> tuple[ImageUpdate, ...]:
+        return self.landed.applied.updates
+
+    @property
+    def edits(self) -> tuple[FileEdit, ...]:
+        return self.landed.applied.edits
+
+    @property
+    def commit(self) -> str | None:
+        return self.landed.commit
+
+    @property
     def changes(self) -> tuple[Change, ...]:
-        out: list[Change] = []
-        for u in self.updates:
-            out.extend(u.changes)
-        return tuple(out)
+        return tuple(c for u in self.updates for c in u.changes)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -50,25 +53,39 @@ class SetResult(NamedTuple):
             "dry_run": self.dry_run,
             "changed": bool(self.edits),
             "commit": self.commit,
+            "pushed": self.landed.pushed,
+            "merge_request_branch": self.landed.merge_request,
+            "attempts": self.landed.attempts,
             "files": [e.display for e in self.edits],
             "images": [u.as_dict() for u in self.updates],
         }
 
 
 class SetOptions(NamedTuple):
-    dry_run: bool = False
-    commit: bool = True
     allow_downgrade: bool = False
     setters: tuple[str, ...] = ()
-    verbose: bool = False
+    write: WriteOptions = WriteOptions()
 
 
 def image_set(cwd: Path, repo: Path | None, target_arg: str, spec_args: Sequence[str], opts: SetOptions) -> SetResult:
     if not spec_args and not opts.setters:
         raise UsageError("give at least one SPEC (e.g. aegis/api:1.4.2) or --setter", fix="see gitops-tools image set --help")
-    specs = parse_specs(spec_args)
+    specs = parse_specs(spec_args)  # bad input is refused before anything is cloned or read
     setters = {s.policy: s.ref for s in (parse_setter(t) for t in opts.setters)}
-    ws = open_workspace(cwd, repo, target_arg)
+    targets: list[Target] = []
+
+    def change(ws: Workspace) -> Applied:
+        applied = plan(ws, target_arg, specs, setters, opts.allow_downgrade)
+        targets.append(applied.detail)
+        return applied
+
+    landed = land(cwd, repo, target_arg, change, opts.write)
+    return SetResult(targets[-1], landed, opts.write.dry_run)
+
+
+def plan(ws: Workspace, target_arg: str, specs: Sequence[ImageSpec], setters: dict[str, ImageRef],
+         allow_downgrade_flag: bool) -> Applied:
+    """The semantic change "set these images in TARGET", as edits of the tree ``ws`` holds (nothing written)."""
     target = resolve_target(ws, target_arg)
     kfile = find_kustomization(target.directory, target.display)
     kdisplay = ws.display(kfile)
@@ -76,7 +93,7 @@ def image_set(cwd: Path, repo: Path | None, target_arg: str, spec_args: Sequence
     before = read_text(kfile, kdisplay)
     kust = read_kustomization(before, kdisplay)
 
-    allow_downgrade = opts.allow_downgrade or ws.config.policies.allow_downgrade
+    allow_downgrade = allow_downgrade_flag or ws.config.policies.allow_downgrade
     updates: list[ImageUpdate] = []
     wanted: list[KustImage] = []  # every entry this command sets (values keys follow all of them)
     changed: list[KustImage] = []  # the entries whose kustomization fields change
@@ -120,38 +137,7 @@ def image_set(cwd: Path, repo: Path | None, target_arg: str, spec_args: Sequence
     edits = tuple(
         FileEdit(p, d, originals[p], t) for p, (d, t) in sorted(texts.items()) if t != originals[p]
     )
-    result = SetResult(target, tuple(updates), edits, None, opts.dry_run)
-    if opts.dry_run or not edits:
-        return result
-    git = None
-    if opts.commit and ws.in_checkout and ws.root is not None:
-        from gitops_tools.gitrepo import GitRepo  # GitPython only when there is something to commit
-
-        git = GitRepo(ws.root, verbose=opts.verbose, secrets=_secrets())
-        dirty = git.dirty_paths([e.display for e in edits])
-        if dirty:
-            raise GitopsError(
-                f"uncommitted changes in {', '.join(dirty)}",
-                fix="commit or discard them first (git diff shows them), or pass --no-commit",
-            )
-    if git is None:
-        write_all({e.path: e.after for e in edits})
-        return result
-    message = commit_message(target.scope, "set-image", result.updates, skip_ci=ws.config.commit.skip_ci)
-    author = None
-    if ws.config.commit.author_name and ws.config.commit.author_email:
-        author = f"{ws.config.commit.author_name} <{ws.config.commit.author_email}>"
-    head = git.head()
-    write_all({e.path: e.after for e in edits})
-    try:
-        sha = git.commit_paths([e.display for e in edits], message, author)
-    except BaseException:
-        # A rejected or interrupted commit must not leave edited files behind: put the old bytes back,
-        # unless the commit did land before the interruption.
-        if git.head() == head:
-            write_all({e.path: e.before for e in edits})
-        raise
-    return result._replace(commit=sha)
+    return Applied(edits, tuple(updates), target.scope, target.env, "set-image", target)
 
 
 def _with_changes(update: ImageUpdate, changes: Sequence[Change]) -> ImageUpdate:
@@ -222,7 +208,3 @@ def _yaml_files(directory: Path) -> list[Path]:
             if name.endswith((".yaml", ".yml")) or name == "Kustomization":
                 out.append(Path(dirpath) / name)
     return out
-
-
-def _secrets() -> tuple[str, ...]:
-    return tuple(v for k in ("GITOPS_TOKEN", "CI_JOB_TOKEN") if (v := os.environ.get(k)))

@@ -157,6 +157,9 @@ def test_json_output(repo: Path) -> None:
         "dry_run": False,
         "changed": True,
         "commit": head(repo),
+        "pushed": None,
+        "merge_request_branch": None,
+        "attempts": 0,
         "files": ["environments/dev/kustomization.yaml"],
         "images": [
             {

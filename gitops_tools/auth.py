@@ -1,0 +1,68 @@
+"""Credentials for git over HTTPS, without ever putting them where they could leak.
+
+A token (``GITOPS_TOKEN``, else GitLab's ``CI_JOB_TOKEN``, else one a user wrote into the URL) reaches git as an
+``http.extraHeader`` set through ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` environment
+variables of each git process: not in a URL on disk, not in ``.git/config``, not in the process list, and every
+echoed command and error message is masked.
+
+Pure: the environment is passed in as a mapping.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import NamedTuple
+from urllib.parse import urlsplit, urlunsplit
+
+
+class Credentials(NamedTuple):
+    user: str
+    token: str
+
+    @property
+    def header(self) -> str:
+        raw = base64.b64encode(f"{self.user}:{self.token}".encode()).decode()
+        return f"Authorization: Basic {raw}"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every form in which the token could show up in output."""
+        raw = base64.b64encode(f"{self.user}:{self.token}".encode()).decode()
+        return (self.token, raw)
+
+
+def split_url(url: str) -> tuple[str, Credentials | None]:
+    """``https://user:token@host/x.git`` → (``https://host/x.git``, Credentials(user, token))."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or "@" not in parts.netloc:
+        return url, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    if not password:  # https://TOKEN@host: the token alone, as GitLab accepts with user oauth2
+        return clean, Credentials("oauth2", user) if user else None
+    return clean, Credentials(user or "oauth2", password)
+
+
+def from_environment(env: Mapping[str, str]) -> Credentials | None:
+    """``GITOPS_TOKEN`` (user ``GITOPS_TOKEN_USER``, default oauth2), else ``CI_JOB_TOKEN`` (gitlab-ci-token)."""
+    token = env.get("GITOPS_TOKEN")
+    if token:
+        return Credentials(env.get("GITOPS_TOKEN_USER") or "oauth2", token)
+    job_token = env.get("CI_JOB_TOKEN")
+    if job_token:
+        return Credentials("gitlab-ci-token", job_token)
+    return None
+
+
+def git_environment(credentials: Credentials | None) -> dict[str, str]:
+    """Environment variables that give git the header for this run only (git 2.31 and newer)."""
+    if credentials is None:
+        return {}
+    return {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "http.extraHeader",
+        "GIT_CONFIG_VALUE_0": credentials.header,
+        "GIT_TERMINAL_PROMPT": "0",
+    }

@@ -1,0 +1,310 @@
+"""Landing a semantic change: in the current checkout, or in a fresh clone of ``--repo-url``, with push retries.
+
+A *change* is a function from a workspace (a checked-out tree and its configuration) to the file edits it
+wants (:class:`Applied`); it is pure with respect to the tree, so it can be applied again on fresh remote
+state.  This module writes the edits atomically, commits them with trailers, and pushes.  A rejected push is
+handled by :mod:`gitops_tools.pushpolicy`: non-fast-forward and ref-lock races fetch, reset to the remote
+branch and re-apply the change (never a force push of the target branch); hook, protection and auth
+rejections are final; network failures and exhausted retries are temporary (exit 75).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from gitops_tools.auth import Credentials, from_environment, git_environment, split_url
+from gitops_tools.changes import ImageUpdate, commit_message, trailer_lines
+from gitops_tools.config import Environment
+from gitops_tools.errors import GitopsError, TemporaryError
+from gitops_tools.files import write_all
+from gitops_tools.pushpolicy import FINAL, TEMPORARY, Backoff, mr_branch, rejection_reason
+from gitops_tools.workspace import Workspace, open_workspace
+
+
+class FileEdit(NamedTuple):
+    path: Path
+    display: str
+    before: str
+    after: str
+
+
+class Applied(NamedTuple):
+    """What a change wants in one tree: the file edits (not yet written) and how to describe them."""
+
+    edits: tuple[FileEdit, ...]
+    updates: tuple[ImageUpdate, ...]
+    scope: str  # environment name, or the overlay directory
+    env: Environment | None
+    action: str  # "set-image", "promote", "rollback"
+    detail: Any = None  # the command's own result, for its output
+
+
+class WriteOptions(NamedTuple):
+    repo_url: str | None = None
+    branch: str | None = None
+    push: bool = False  # in a checkout: push after committing (a --repo-url clone always pushes)
+    commit: bool = True
+    dry_run: bool = False
+    verbose: bool = False
+    skip_ci: bool = False
+    merge_when_pipeline_succeeds: bool = False
+    backoff: Backoff = Backoff()
+    lock_timeout: float = 600.0
+
+
+class Landed(NamedTuple):
+    applied: Applied
+    commit: str | None = None
+    pushed: str | None = None  # the branch the commit was pushed to
+    merge_request: str | None = None  # the merge request's source branch, for protected environments
+    attempts: int = 0
+    workspace_root: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"commit": self.commit, "pushed": self.pushed, "merge_request_branch": self.merge_request,
+                "attempts": self.attempts}
+
+
+Change = Callable[[Workspace], Applied]
+
+
+class Runtime(NamedTuple):
+    """What the outside world provides; tests pass their own clock and random source."""
+
+    env: Mapping[str, str]
+    sleep: Callable[[float], None] = time.sleep
+    rand: Callable[[], float] = random.random
+    clock: Callable[[], float] = time.monotonic
+
+
+def land(cwd: Path, repo_dir: Path | None, target: str | None, change: Change, opts: WriteOptions,
+         runtime: Runtime | None = None) -> Landed:
+    rt = runtime or Runtime(os.environ)
+    if opts.repo_url:
+        return _land_in_clone(cwd, change, opts, rt)
+    ws = open_workspace(cwd, repo_dir, target)
+    if not (ws.in_checkout and ws.root is not None and opts.commit) or opts.dry_run:
+        applied = change(ws)
+        if not opts.dry_run and applied.edits:
+            write_all({e.path: e.after for e in applied.edits})
+        return Landed(applied)
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(_git_dir(ws.root) / "gitops-tools.lock"))
+    try:
+        lock.acquire(timeout=opts.lock_timeout)
+    except Timeout:
+        raise TemporaryError(f"another gitops-tools holds the lock of {ws.root} for more than "
+                             f"{opts.lock_timeout:.0f}s", fix="retry later") from None
+    try:
+        return _land_in_checkout(cwd, repo_dir, target, change, opts, rt)
+    finally:
+        lock.release()
+
+
+def _is_http(url: str) -> bool:
+    return url.startswith(("https://", "http://"))
+
+
+def _git_dir(root: Path) -> Path:
+    dot = root / ".git"
+    if dot.is_file():  # a worktree or submodule: "gitdir: <path>"
+        text = dot.read_text().strip()
+        if text.startswith("gitdir:"):
+            return (root / text.split(":", 1)[1].strip()).resolve()
+    return dot
+
+
+def _repo(root: Path, opts: WriteOptions, creds: Credentials | None) -> Any:
+    from gitops_tools.gitrepo import GitRepo  # GitPython only on the write path
+
+    return GitRepo(root, verbose=opts.verbose, secrets=creds.secrets if creds else (), env=git_environment(creds))
+
+
+def _land_in_checkout(cwd: Path, repo_dir: Path | None, target: str | None, change: Change,
+                      opts: WriteOptions, rt: Runtime) -> Landed:
+    ws = open_workspace(cwd, repo_dir, target)
+    assert ws.root is not None
+    creds = from_environment(rt.env)
+    git = _repo(ws.root, opts, creds)
+    if opts.push and not _is_http(git.run("remote", "get-url", "origin").strip()):
+        git = _repo(ws.root, opts, None)  # the token is for HTTPS remotes only
+    branch = opts.branch or ws.config.branch
+    if opts.push:
+        git.network("fetch", "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+        head, upstream = git.head(), git.run("rev-parse", f"refs/remotes/origin/{branch}").strip()
+        if head != upstream:
+            raise GitopsError(
+                f"the checkout is not at origin/{branch} (HEAD {str(head)[:12]}, origin/{branch} {upstream[:12]})",
+                fix=f"push or drop your local commits first (git status), or use --repo-url for a fresh clone",
+            )
+    applied = change(ws)
+    if not applied.edits:
+        return Landed(applied, workspace_root=str(ws.root))
+    dirty = git.dirty_paths([e.display for e in applied.edits])
+    if dirty:
+        raise GitopsError(
+            f"uncommitted changes in {', '.join(dirty)}",
+            fix="commit or discard them first (git diff shows them), or pass --no-commit",
+        )
+    sha = _write_and_commit(git, ws, applied, opts, rt)
+    landed = Landed(applied, sha, workspace_root=str(ws.root))
+    if not opts.push:
+        return landed
+    return _push(git, cwd, repo_dir, target, change, opts, rt, landed, branch, reset="--keep")
+
+
+def _land_in_clone(cwd: Path, change: Change, opts: WriteOptions, rt: Runtime) -> Landed:
+    assert opts.repo_url
+    url, url_creds = split_url(opts.repo_url)
+    creds = (from_environment(rt.env) or url_creds) if _is_http(url) else None
+    tmp = Path(tempfile.mkdtemp(prefix="gitops-tools-"))
+    try:
+        root = tmp / "repo"
+        cloner = _repo(tmp, opts, creds)
+        args = ["clone", "--quiet", "--depth", "1", "--single-branch", "--no-tags"]
+        if opts.branch:
+            args += ["--branch", opts.branch]
+        _network(cloner, *args, "--", url, str(root))
+        git = _repo(root, opts, creds)
+        ws = open_workspace(root, root)
+        branch = opts.branch or ws.config.branch
+        current = git.run("rev-parse", "--abbrev-ref", "HEAD").strip()
+        if current != branch:  # the remote's default branch is not the one gitops-tools.yaml names
+            _network(git, "fetch", "--quiet", "--depth", "1", "origin",
+                     f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+            git.run("checkout", "--quiet", "-B", branch, f"refs/remotes/origin/{branch}")
+        applied = change(ws)
+        if opts.dry_run or not applied.edits:
+            return Landed(applied)
+        sha = _write_and_commit(git, ws, applied, opts, rt)
+        landed = Landed(applied, sha)
+        return _push(git, root, root, None, change, opts, rt, landed, branch, reset="--hard")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _network(git: Any, *args: str) -> str:
+    from gitops_tools.gitrepo import PushRejected
+
+    try:
+        return str(git.network(*args))
+    except PushRejected as err:
+        reason = rejection_reason(err.stderr)
+        if err.kind == FINAL:
+            raise GitopsError(f"git {args[0]} failed: {reason}", fix="check the URL and the token") from None
+        raise TemporaryError(f"git {args[0]} failed: {reason}", fix="retry later (exit 75)") from None
+
+
+def _identity(git: Any, ws: Workspace, env: Mapping[str, str]) -> tuple[str | None, dict[str, str]]:
+    """The commit author (config, else the GitLab user of the pipeline) and a fallback committer."""
+    commit = ws.config.commit
+    author = None
+    if commit.author_name and commit.author_email:
+        author = f"{commit.author_name} <{commit.author_email}>"
+    elif env.get("GITLAB_USER_NAME") and env.get("GITLAB_USER_EMAIL"):
+        author = f"{env['GITLAB_USER_NAME']} <{env['GITLAB_USER_EMAIL']}>"
+    extra: dict[str, str] = {}
+    if not (env.get("GIT_COMMITTER_EMAIL") or git.config_value("user.email")):
+        extra = {"GIT_COMMITTER_NAME": "gitops-tools", "GIT_COMMITTER_EMAIL": "gitops-tools@localhost"}
+        if author is None:
+            author = "gitops-tools <gitops-tools@localhost>"
+    return author, extra
+
+
+def ci_trailers(env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Where the change came from, as GitLab CI tells it."""
+    names = (("Gitops-Source-Project", "CI_PROJECT_PATH"), ("Gitops-Source-Commit", "CI_COMMIT_SHA"),
+             ("Gitops-Pipeline", "CI_PIPELINE_URL"), ("Gitops-Triggered-By", "GITLAB_USER_EMAIL"))
+    return [(trailer, env[var]) for trailer, var in names if env.get(var)]
+
+
+def _write_and_commit(git: Any, ws: Workspace, applied: Applied, opts: WriteOptions, rt: Runtime) -> str:
+    message = commit_message(applied.scope, applied.action, applied.updates, extra_trailers=ci_trailers(rt.env),
+                             skip_ci=opts.skip_ci or ws.config.commit.skip_ci)
+    author, extra_env = _identity(git, ws, rt.env)
+    head = git.head()
+    write_all({e.path: e.after for e in applied.edits})
+    try:
+        return str(git.commit_paths([e.display for e in applied.edits], message, author,
+                                    sign=ws.config.commit.sign, env=extra_env))
+    except BaseException:
+        # A rejected or interrupted commit must not leave edited files behind: put the old bytes back,
+        # unless the commit did land before the interruption.
+        if git.head() == head:
+            write_all({e.path: e.before for e in applied.edits})
+        raise
+
+
+def _push(git: Any, cwd: Path, repo_dir: Path | None, target: str | None, change: Change, opts: WriteOptions,
+          rt: Runtime, landed: Landed, branch: str, reset: str) -> Landed:
+    from gitops_tools.gitrepo import PushRejected
+
+    applied = landed.applied
+    if applied.env is not None and applied.env.protected:
+        return _push_merge_request(git, opts, landed, branch, reset)
+    start = rt.clock()
+    attempt = 1
+    while True:
+        try:
+            git.network("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
+            return landed._replace(pushed=branch, attempts=attempt)
+        except PushRejected as err:
+            reason = rejection_reason(err.stderr)
+            if err.kind == FINAL:
+                raise GitopsError(f"push to {branch} rejected: {reason}",
+                                  fix="the remote refused it for good (hook, protection or credentials)") from None
+            if err.kind == TEMPORARY:
+                raise TemporaryError(f"push to {branch} failed: {reason}", fix="retry later (exit 75)") from None
+        if attempt >= opts.backoff.attempts or rt.clock() - start > opts.backoff.deadline:
+            raise TemporaryError(
+                f"push to {branch} still rejected after {attempt} attempts in {rt.clock() - start:.1f}s "
+                "(others keep pushing)", fix="retry later (exit 75)")
+        rt.sleep(opts.backoff.delay(attempt, rt.rand))
+        attempt += 1
+        # Fresh remote state, then the same semantic change again.
+        shallow = ["--depth", "1"] if reset == "--hard" else []
+        _network(git, "fetch", "--quiet", *shallow, "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+        git.run("reset", "--quiet", reset, f"refs/remotes/origin/{branch}")
+        ws = open_workspace(cwd, repo_dir, target)
+        applied = change(ws)
+        if not applied.edits:  # already there (or now a downgrade): nothing to push
+            return Landed(applied, None, None, None, attempt, landed.workspace_root)
+        landed = landed._replace(applied=applied, commit=_write_and_commit(git, ws, applied, opts, rt))
+
+
+def _push_merge_request(git: Any, opts: WriteOptions, landed: Landed, branch: str, reset: str) -> Landed:
+    """Protected environments: a deterministic branch and a GitLab merge request through push options."""
+    applied = landed.applied
+    assert applied.env is not None
+    lines = trailer_lines(applied.scope, applied.updates)
+    source = mr_branch(applied.env.name, applied.action, lines)
+    subject = git.run("log", "-1", "--format=%s").strip()
+    description = "; ".join(line.removeprefix("Gitops-Change: ") for line in lines)
+    options = ["merge_request.create", f"merge_request.target={branch}", f"merge_request.title={subject}",
+               f"merge_request.description={description}", "merge_request.remove_source_branch"]
+    if opts.merge_when_pipeline_succeeds:
+        options.append("merge_request.merge_when_pipeline_succeeds")
+    args = ["push", "--quiet", "--force"]  # only ever the tool's own merge-request branch
+    for o in options:
+        args += ["-o", o]
+    from gitops_tools.gitrepo import PushRejected
+
+    try:
+        git.network(*args, "origin", f"HEAD:refs/heads/{source}")
+    except PushRejected as err:
+        reason = rejection_reason(err.stderr)
+        exc = GitopsError if err.kind == FINAL else TemporaryError
+        raise exc(f"push of merge request branch {source} failed: {reason}",
+                  fix="the remote must accept push options (GitLab does)") from None
+    if reset == "--keep":  # a checkout: leave the local branch where the remote one is
+        git.run("reset", "--quiet", "--keep", "HEAD~1")
+    return landed._replace(merge_request=source, attempts=1)
+
