@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import click
@@ -217,6 +218,193 @@ def validate_cmd(obj: dict[str, Any], envs: tuple[str, ...], output: str) -> Non
         click.echo(f"{result.errors} error(s), {result.warnings} warning(s)")
     if result.errors:
         raise SystemExit(1)
+
+
+def _table(rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+def _short(value: str | None) -> str:
+    """The tag (and a short digest) of an image value, for tables; JSON has the whole value."""
+    if value is None:
+        return "-"
+    name, at, digest = value.partition("@")
+    tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else ("" if "/" in name else name)
+    return (tag or "") + (f"@{digest[:19]}…" if at else "")
+
+
+@cli.command("status", context_settings=CONTEXT_SETTINGS)
+@click.option("--image", "images", multiple=True, metavar="NAME", help="Only these images. Repeatable.")
+@output_option
+@click.pass_obj
+def status_cmd(obj: dict[str, Any], /, images: tuple[str, ...], output: str | None) -> None:
+    """The version matrix: image x environment, in promotion order.
+
+    A `*` marks a value that differs from the previous environment's: a promotion is pending there.
+    """
+    output = _STATE["output"] = output or obj["output"]
+    from gitops_tools.promotion import status
+
+    m = status(Path.cwd(), obj["repo_dir"], images)
+    if output == "json":
+        _print_json(m.as_dict())
+        return
+    rows = [("IMAGE", *m.envs)]
+    rows += [(r.image, *(_short(c.value) + (" *" if c.pending else "") for c in r.cells)) for r in m.rows]
+    _table(rows)
+    if any(c.pending for r in m.rows for c in r.cells):
+        click.echo("* differs from the previous environment: a promotion is pending")
+
+
+@cli.command("diff", context_settings=CONTEXT_SETTINGS)
+@click.argument("env_a")
+@click.argument("env_b")
+@click.option("--image", "images", multiple=True, metavar="NAME", help="Only these images. Repeatable.")
+@output_option
+@click.pass_obj
+def diff_cmd(obj: dict[str, Any], /, env_a: str, env_b: str, images: tuple[str, ...], output: str | None) -> None:
+    """What differs between the images of two environments."""
+    output = _STATE["output"] = output or obj["output"]
+    from gitops_tools.promotion import diff
+
+    found = diff(Path.cwd(), obj["repo_dir"], env_a, env_b, images)
+    if output == "json":
+        _print_json({"a": env_a, "b": env_b, "differences": [d.as_dict() for d in found]})
+        return
+    if not found:
+        click.echo(f"{env_a} and {env_b} run the same images")
+        return
+    _table([("IMAGE", env_a, env_b)] + [(d.image, d.a.value if d.a else "-", d.b.value if d.b else "-")
+                                        for d in found])
+
+
+@cli.command("history", context_settings=CONTEXT_SETTINGS)
+@click.argument("env", required=False)
+@click.option("--image", metavar="NAME", help="Only this image.")
+@click.option("--since", metavar="WHEN", help="Only changes after WHEN (anything git accepts: 2.weeks, 2026-11-01).")
+@output_option
+@click.pass_obj
+def history_cmd(obj: dict[str, Any], /, env: str | None, image: str | None, since: str | None,
+                output: str | None) -> None:
+    """Who changed which image, when, from what to what, and from which pipeline: read from commit trailers.
+
+    Commits that changed an environment without gitops-tools trailers are listed as `manual`, without a guess
+    at what they changed (see `git show COMMIT`).
+    """
+    output = _STATE["output"] = output or obj["output"]
+    from gitops_tools.promotion import history
+
+    found = history(Path.cwd(), obj["repo_dir"], env, image, since)
+    if output == "json":
+        _print_json({"events": [e.as_dict() for e in found]})
+        return
+    if not found:
+        click.echo("no changes recorded")
+        return
+    rows = [("TIME", "ENV", "IMAGE", "CHANGE", "ACTION", "AUTHOR", "PIPELINE", "COMMIT")]
+    for e in found:
+        change = f"{_short(e.old)} -> {_short(e.new)}" if e.image else "(not recorded)"
+        rows.append((e.time, e.env or "-", e.image or "-", change, e.action, e.author, e.pipeline or "-",
+                     e.commit[:12]))
+    _table(rows)
+
+
+@cli.command("promote", context_settings=CONTEXT_SETTINGS)
+@click.argument("source")
+@click.argument("target")
+@click.option("--image", "images", multiple=True, metavar="NAME", help="Only these images. Repeatable.")
+@click.option("--force", is_flag=True, help="Allow skipping an environment, and older versions.")
+@click.option("--min-age", metavar="DURATION", envvar="GITOPS_MIN_AGE",
+              help="Refuse versions that have run in SOURCE for less than DURATION (30m, 2h, 1d), per history.")
+@dry_run_option
+@output_option
+@write_options
+@click.pass_obj
+def promote_cmd(obj: dict[str, Any], /, source: str, target: str, images: tuple[str, ...], force: bool,
+                min_age: str | None, dry_run: bool, output: str | None, **kwargs: Any) -> None:
+    """Make TARGET run what SOURCE runs (every image, or --image ones), as one commit.
+
+    \b
+    The plan is shown as `image  target-now -> source-value`. Only the next environment in the chain is
+    allowed unless --force; protected targets (prod) get a merge request when pushing and refuse mutable
+    tags, and take only what the environment before them runs. If TARGET changes between the plan and the
+    push, the promotion stops with a conflict naming the image and pushes nothing. Helm values keys
+    configured for an image move with it.
+    """
+    output = _STATE["output"] = output or obj["output"]
+    from gitops_tools.changes import unified_diff
+    from gitops_tools.promotion import promote
+
+    result = promote(Path.cwd(), obj["repo_dir"], source, target, images, force, min_age,
+                     make_write_options(obj, kwargs, dry_run))
+    edits = result.landed.applied.edits
+    diff = "".join(unified_diff(e.display, e.before, e.after) for e in edits) if dry_run else None
+    if output == "json":
+        data = result.as_dict()
+        if dry_run:
+            data["diff"] = diff
+        _print_json(data)
+        return
+    if not result.plan:
+        click.echo(f"{target} already runs what {source} runs; nothing to do")
+        return
+    _table([("IMAGE", f"{target} now", f"{source}")] +
+           [(p.image, p.target_now.value if p.target_now else "(none)", p.source.value) for p in result.plan])
+    if diff:
+        click.echo(diff, nl=False)
+    for u in result.landed.applied.updates:
+        if u.status == "skipped-downgrade":
+            click.echo(u.message)
+    _landed_lines(result.landed, dry_run, target)
+
+
+@cli.command("rollback", context_settings=CONTEXT_SETTINGS)
+@click.argument("env")
+@click.option("--to", "to", metavar="REV", help="The revision to restore (default: before ENV's last change).")
+@click.option("--image", "images", multiple=True, metavar="NAME", help="Only these images. Repeatable.")
+@dry_run_option
+@output_option
+@write_options
+@click.pass_obj
+def rollback_cmd(obj: dict[str, Any], /, env: str, to: str | None, images: tuple[str, ...], dry_run: bool,
+                 output: str | None, **kwargs: Any) -> None:
+    """Restore ENV's images as they were at REV, as a new commit (never a `git revert` of other work)."""
+    output = _STATE["output"] = output or obj["output"]
+    from gitops_tools.changes import unified_diff
+    from gitops_tools.promotion import rollback
+
+    result = rollback(Path.cwd(), obj["repo_dir"], env, to, images, make_write_options(obj, kwargs, dry_run))
+    edits = result.landed.applied.edits
+    diff = "".join(unified_diff(e.display, e.before, e.after) for e in edits) if dry_run else None
+    if output == "json":
+        data = result.as_dict()
+        if dry_run:
+            data["diff"] = diff
+        _print_json(data)
+        return
+    if diff:
+        click.echo(diff, nl=False)
+    changed = [u for u in result.landed.applied.updates if u.changes]
+    if not changed:
+        click.echo(f"{env} already runs what it ran at {result.revision[:12]}; nothing to do")
+        return
+    for u in changed:
+        click.echo(f"{env}: {u.image} {u.old or '(none)'} -> {u.new} (as at {result.revision[:12]})")
+    _landed_lines(result.landed, dry_run, env)
+
+
+def _landed_lines(landed: Any, dry_run: bool, env: str) -> None:
+    if dry_run:
+        click.echo("dry run: nothing written")
+        return
+    if landed.commit:
+        click.echo(f"committed {landed.commit[:12]} ({', '.join(e.display for e in landed.applied.edits)})")
+    if landed.pushed:
+        click.echo(f"pushed to {landed.pushed}")
+    if landed.merge_request:
+        click.echo(f"pushed {landed.merge_request} and asked GitLab for a merge request ({env} is protected)")
 
 
 def _print_json(data: object) -> None:

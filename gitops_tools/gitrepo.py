@@ -97,11 +97,12 @@ class GitRepo:
                 stderr, classify_push_error(stderr),
             ) from None
 
-    def dirty_paths(self, paths: Sequence[str]) -> list[str]:
-        """The given repository-relative paths that differ from HEAD (staged, unstaged or untracked)."""
+    def dirty_paths(self, paths: Sequence[str], untracked: bool = True) -> list[str]:
+        """The files at or below ``paths`` that differ from HEAD (staged, unstaged, and untracked if asked)."""
         if not paths:
             return []
-        out = self.run("status", "--porcelain=v1", "--untracked-files=all", "--", *paths)
+        mode = "all" if untracked else "no"
+        out = self.run("status", "--porcelain=v1", f"--untracked-files={mode}", "--", *paths)
         return [line[3:] for line in out.splitlines() if line.strip()]
 
     def head(self) -> str | None:

@@ -84,7 +84,7 @@ def image_set(cwd: Path, repo: Path | None, target_arg: str, spec_args: Sequence
 
 
 def plan(ws: Workspace, target_arg: str, specs: Sequence[ImageSpec], setters: dict[str, ImageRef],
-         allow_downgrade_flag: bool) -> Applied:
+         allow_downgrade_flag: bool, action: str = "set-image") -> Applied:
     """The semantic change "set these images in TARGET", as edits of the tree ``ws`` holds (nothing written)."""
     target = resolve_target(ws, target_arg)
     kfile = find_kustomization(target.directory, target.display)
@@ -137,7 +137,7 @@ def plan(ws: Workspace, target_arg: str, specs: Sequence[ImageSpec], setters: di
     edits = tuple(
         FileEdit(p, d, originals[p], t) for p, (d, t) in sorted(texts.items()) if t != originals[p]
     )
-    return Applied(edits, tuple(updates), target.scope, target.env, "set-image", target)
+    return Applied(edits, tuple(updates), target.scope, target.env, action, target, (target.display,))
 
 
 def _with_changes(update: ImageUpdate, changes: Sequence[Change]) -> ImageUpdate:

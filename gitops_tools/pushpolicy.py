@@ -94,7 +94,9 @@ class Backoff(NamedTuple):
 
     base: float = 0.05
     cap: float = 2.0
-    attempts: int = 10
+    # Every rejection of this kind means another writer landed, so keep going while there is time: with 50
+    # writers at once the last one needs about 50 attempts.  The deadline is what bounds a run.
+    attempts: int = 200
     deadline: float = 120.0  # seconds from the first try
 
     def delay(self, attempt: int, rand: Callable[[], float]) -> float:

@@ -44,6 +44,7 @@ class Applied(NamedTuple):
     env: Environment | None
     action: str  # "set-image", "promote", "rollback"
     detail: Any = None  # the command's own result, for its output
+    paths: tuple[str, ...] = ()  # repository paths the change read (uncommitted edits there block a commit)
 
 
 class WriteOptions(NamedTuple):
@@ -146,14 +147,17 @@ def _land_in_checkout(cwd: Path, repo_dir: Path | None, target: str | None, chan
                 fix=f"push or drop your local commits first (git status), or use --repo-url for a fresh clone",
             )
     applied = change(ws)
-    if not applied.edits:
-        return Landed(applied, workspace_root=str(ws.root))
-    dirty = git.dirty_paths([e.display for e in applied.edits])
+    # Uncommitted edits where the change looked would either be swept into its commit or make it look done
+    # (a run killed between its write and its commit leaves exactly that): refuse, say what to do.
+    dirty = sorted(set(git.dirty_paths([e.display for e in applied.edits]))
+                   | set(git.dirty_paths(list(applied.paths), untracked=False)))
     if dirty:
         raise GitopsError(
             f"uncommitted changes in {', '.join(dirty)}",
             fix="commit or discard them first (git diff shows them), or pass --no-commit",
         )
+    if not applied.edits:
+        return Landed(applied, workspace_root=str(ws.root))
     sha = _write_and_commit(git, ws, applied, opts, rt)
     landed = Landed(applied, sha, workspace_root=str(ws.root))
     if not opts.push:

@@ -1,0 +1,271 @@
+"""``status``, ``diff``, ``history``, ``promote`` and ``rollback``: seeing what runs where and moving it.
+
+Reading uses :mod:`gitops_tools.envstate` and :mod:`gitops_tools.history` (pure); writing goes through the same
+semantic-change path as ``image set`` (:func:`gitops_tools.imageset.plan` and :mod:`gitops_tools.writer`), so
+promotions and rollbacks get the same retries, merge requests, trailers and policies.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from gitops_tools import policy
+from gitops_tools.auth import from_environment, git_environment
+from gitops_tools.envstate import (
+    Difference,
+    EnvImages,
+    Matrix,
+    differences,
+    matrix,
+    read_env_images,
+)
+from gitops_tools.errors import ConflictError, GitopsError, PolicyError
+from gitops_tools.files import find_kustomization, read_text
+from gitops_tools.history import LOG_FORMAT, Event, events, last_set, parse_log
+from gitops_tools.imageset import plan as plan_images
+from gitops_tools.kustomize import ImageSpec, KustImage
+from gitops_tools.workspace import Workspace, open_workspace
+from gitops_tools.writer import Applied, Landed, WriteOptions, land
+
+
+def _env_images(ws: Workspace, name: str) -> EnvImages:
+    env = ws.config.environment(name)
+    assert ws.root is not None
+    kfile = find_kustomization(ws.root / env.path, env.path)
+    display = ws.display(kfile)
+    return read_env_images(env.name, read_text(kfile, display), display)
+
+
+def _workspace(cwd: Path, repo_dir: Path | None) -> Workspace:
+    ws = open_workspace(cwd, repo_dir)
+    if ws.root is None:
+        raise GitopsError("not in a GitOps repository", fix="run from the checkout, or pass -C DIR")
+    return ws
+
+
+def status(cwd: Path, repo_dir: Path | None, images: Sequence[str] = ()) -> Matrix:
+    ws = _workspace(cwd, repo_dir)
+    return matrix([_env_images(ws, e.name) for e in ws.config.environments], images)
+
+
+def diff(cwd: Path, repo_dir: Path | None, a: str, b: str, images: Sequence[str] = ()) -> tuple[Difference, ...]:
+    ws = _workspace(cwd, repo_dir)
+    return differences(_env_images(ws, a), _env_images(ws, b), images)
+
+
+def _git(ws: Workspace) -> Any:
+    from gitops_tools.gitrepo import GitRepo
+
+    assert ws.root is not None
+    return GitRepo(ws.root, env=git_environment(from_environment(os.environ)))
+
+
+def _log(ws: Workspace, paths: Sequence[str], since: str | None = None) -> list[Any]:
+    git = _git(ws)
+    if git.run("rev-parse", "--is-shallow-repository").strip() == "true":
+        git.network("fetch", "--quiet", "--unshallow")
+    args = ["log", f"--format={LOG_FORMAT}", "--name-only"]
+    if since:
+        args.append(f"--since={since}")
+    return parse_log(git.run(*args, "--", *paths))
+
+
+def history(cwd: Path, repo_dir: Path | None, env: str | None, image: str | None, since: str | None) -> list[Event]:
+    ws = _workspace(cwd, repo_dir)
+    if env is not None:
+        ws.config.environment(env)
+    paths = {e.name: e.path for e in ws.config.environments}
+    return events(_log(ws, sorted(paths.values()), since), paths, env, image)
+
+
+class PlanItem(NamedTuple):
+    image: str
+    target_now: KustImage | None
+    source: KustImage
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"image": self.image, "target_now": self.target_now.value if self.target_now else None,
+                "source": self.source.value}
+
+
+class PromoteResult(NamedTuple):
+    source: str
+    target: str
+    plan: tuple[PlanItem, ...]
+    landed: Landed
+
+    def as_dict(self) -> dict[str, object]:
+        return {"source": self.source, "target": self.target, "plan": [p.as_dict() for p in self.plan],
+                "dry_run": self.landed.commit is None and bool(self.landed.applied.edits),
+                "files": [e.display for e in self.landed.applied.edits], **self.landed.as_dict()}
+
+
+def _spec(entry: KustImage) -> ImageSpec:
+    """Make the target entry exactly the source entry (every field set or cleared)."""
+    return ImageSpec(entry.name, entry.new_name, entry.new_tag, entry.digest, entry.value)
+
+
+def _parse_duration(text: str) -> datetime.timedelta:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if not text or text[-1] not in units or not text[:-1].isdigit():
+        raise GitopsError(f"invalid duration {text!r}", fix="write a number and a unit: 30m, 2h, 1d")
+    return datetime.timedelta(seconds=int(text[:-1]) * units[text[-1]])
+
+
+def promote(cwd: Path, repo_dir: Path | None, source: str, target: str, images: Sequence[str], force: bool,
+            min_age: str | None, opts: WriteOptions, now: datetime.datetime | None = None) -> PromoteResult:
+    recorded: list[tuple[PlanItem, ...]] = []
+
+    def change(ws: Workspace) -> Applied:
+        dst_env = ws.config.environment(target)
+        src, dst = _env_images(ws, source), _env_images(ws, target)
+        if not recorded:
+            recorded.append(_plan(ws, src, dst, images, force, min_age, now))
+        items = recorded[0]
+        for item in items:  # compare-and-set: the target must still hold what the plan saw
+            current = dst.images.get(item.image)
+            if current != item.target_now:
+                raise ConflictError(
+                    f"{item.image} changed in {target} since the plan: it was "
+                    f"{item.target_now.value if item.target_now else '(none)'}, now "
+                    f"{current.value if current else '(none)'}",
+                    file=dst.file, key=f"images[name={item.image}]",
+                    fix=f"look at the new state (gitops-tools status) and run the promotion again",
+                )
+        applied = plan_images(ws, dst_env.name, [_spec(i.source) for i in items], {}, force, "promote")
+        return applied
+
+    landed = land(cwd, repo_dir, None, change, opts)
+    return PromoteResult(source, target, recorded[0] if recorded else (), landed)
+
+
+def _plan(ws: Workspace, src: EnvImages, dst: EnvImages, images: Sequence[str], force: bool, min_age: str | None,
+          now: datetime.datetime | None) -> tuple[PlanItem, ...]:
+    config = ws.config
+    target_env = config.environment(dst.env)
+    nxt = config.next_environment(src.env)
+    if not force and config.policies.promote_to_next_only and (nxt is None or nxt.name != dst.env):
+        order = " -> ".join(e.name for e in config.environments)
+        raise PolicyError(
+            f"{src.env} promotes to {nxt.name if nxt else 'nothing (it is the last environment)'}, not {dst.env} "
+            f"(order: {order})",
+            fix="promote one step at a time, or pass --force",
+        )
+    unknown = [i for i in images if i not in src.images]
+    if unknown:
+        raise GitopsError(f"{', '.join(unknown)}: not set in {src.env}", file=src.file,
+                          fix=f"images in {src.env}: {', '.join(sorted(src.images)) or '(none)'}")
+    names = images or sorted(src.images)
+    items = tuple(
+        PlanItem(n, dst.images.get(n), src.images[n]) for n in names
+        if _fields(dst.images.get(n)) != _fields(src.images[n])
+    )
+    if target_env.protected:
+        previous = config.previous_environment(dst.env)
+        if previous is not None and previous.name != src.env:
+            prev_images = _env_images(ws, previous.name).images
+            for item in items:
+                if _fields(prev_images.get(item.image)) != _fields(item.source):
+                    raise PolicyError(
+                        f"{dst.env} only takes what {previous.name} runs: {item.image} "
+                        f"{item.source.value} is not running in {previous.name}",
+                        file=dst.file, key=f"images[name={item.image}]",
+                        fix=f"promote {src.env} to {previous.name} first",
+                    )
+        for item in items:
+            policy.check_mutable(config, target_env, item.image, item.source, dst.file)
+    if min_age and items:
+        _check_age(ws, src, items, _parse_duration(min_age), now or datetime.datetime.now(datetime.timezone.utc))
+    return items
+
+
+def _check_age(ws: Workspace, src: EnvImages, items: Sequence[PlanItem], minimum: datetime.timedelta,
+               now: datetime.datetime) -> None:
+    env = ws.config.environment(src.env)
+    commits = _log(ws, [env.path])
+    for item in items:
+        found = last_set(commits, src.env, item.image, item.source.value)
+        if found is None:
+            raise PolicyError(
+                f"no record of when {item.image} became {item.source.value} in {src.env} "
+                "(no Gitops-Change trailer says so)",
+                fix="promote without --min-age, or set the image with gitops-tools so that history records it",
+            )
+        age = now - datetime.datetime.fromisoformat(found.date)
+        if age < minimum:
+            raise PolicyError(
+                f"{item.image} {item.source.value} has run in {src.env} for {_human(age)}, less than {_human(minimum)}",
+                fix=f"wait, or promote without --min-age",
+            )
+
+
+def _human(delta: datetime.timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds >= 86400:
+        return f"{seconds // 86400}d{(seconds % 86400) // 3600}h"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{(seconds % 3600) // 60}m"
+    return f"{seconds // 60}m{seconds % 60}s"
+
+
+def _fields(e: KustImage | None) -> tuple[str | None, ...] | None:
+    return None if e is None else (e.new_name, e.new_tag, e.digest)
+
+
+class RollbackResult(NamedTuple):
+    env: str
+    revision: str
+    landed: Landed
+
+    def as_dict(self) -> dict[str, object]:
+        return {"environment": self.env, "revision": self.revision,
+                "images": [u.as_dict() for u in self.landed.applied.updates],
+                "files": [e.display for e in self.landed.applied.edits], **self.landed.as_dict()}
+
+
+def rollback(cwd: Path, repo_dir: Path | None, env_name: str, to: str | None, images: Sequence[str],
+             opts: WriteOptions) -> RollbackResult:
+    revisions: list[str] = []
+
+    def change(ws: Workspace) -> Applied:
+        env = ws.config.environment(env_name)
+        assert ws.root is not None
+        kfile = find_kustomization(ws.root / env.path, env.path)
+        path = ws.display(kfile)
+        git = _git(ws)
+        if git.run("rev-parse", "--is-shallow-repository").strip() == "true":
+            git.network("fetch", "--quiet", "--unshallow")
+        if not revisions:
+            if to is not None:
+                revisions.append(git.run("rev-parse", "--verify", f"{to}^{{commit}}").strip())
+            else:
+                last = git.run("log", "-1", "--format=%H", "--", path).strip()
+                if not last:
+                    raise GitopsError(f"{path} has no history to roll back to", file=path)
+                parent = git.run("rev-parse", "--verify", f"{last}^").strip() if _has_parent(git, last) else ""
+                if not parent:
+                    raise GitopsError(f"{path} was created by its first change; there is nothing before it",
+                                      file=path, fix="give --to REV")
+                revisions.append(parent)
+        rev = revisions[0]
+        try:
+            old_text = git.run("show", f"{rev}:{path}")
+        except GitopsError:
+            raise GitopsError(f"{path} does not exist at {rev[:12]}", file=path, fix="pick another --to REV") from None
+        old = read_env_images(env.name, old_text, f"{path}@{rev[:12]}")
+        unknown = [i for i in images if i not in old.images]
+        if unknown:
+            raise GitopsError(f"{', '.join(unknown)}: not set in {env.name} at {rev[:12]}", file=path)
+        names = images or sorted(old.images)
+        return plan_images(ws, env.name, [_spec(old.images[n]) for n in names], {}, True, "rollback")
+
+    landed = land(cwd, repo_dir, None, change, opts)
+    return RollbackResult(env_name, revisions[0] if revisions else "", landed)
+
+
+def _has_parent(git: Any, sha: str) -> bool:
+    return len(git.run("rev-list", "--parents", "-n", "1", sha).split()) > 1
