@@ -1,0 +1,46 @@
+"""The README's promises stay true: its newcomer command and the output it shows."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gitops_tools", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_newcomer_command_is_the_one_described() -> None:
+    assert ("pip install -e . && gitops-tools image set --dry-run dev 'aegis/api=*:1.4.3' && gitops-tools status"
+            in README)
+
+
+def test_dry_run_bump_prints_what_the_readme_says() -> None:
+    r = run("image", "set", "--dry-run", "dev", "aegis/api=*:1.4.3")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert sum(1 for line in lines if line.startswith(("-    ", "+    "))) == 2  # one line changes
+    assert lines[-2:] == [
+        "dev: aegis/api registry.gitlab.com/aegis/app/api:1.4.2 -> registry.gitlab.com/aegis/app/api:1.4.3 (updated)",
+        "dry run: nothing written",
+    ]
+    for line in lines[-2:]:
+        assert f"`{line}`" in README.replace("\n", " ")
+
+
+def test_status_prints_the_matrix_in_the_readme() -> None:
+    block = re.search(r"prints what runs where:\n\n```\n(.*?)```", README, re.S)
+    assert block is not None
+    r = run("status")
+    assert (r.returncode, r.stdout) == (0, block.group(1))
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    command = "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[test]' && python -m pytest"
+    assert command in README
+    assert command in (ROOT / ".ci/run").read_text()
