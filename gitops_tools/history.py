@@ -64,6 +64,45 @@ def _none(value: str) -> str | None:
     return None if value == "(none)" else value
 
 
+class _Block:
+    """One commit message's trailers inside a (possibly squashed) message."""
+
+    def __init__(self) -> None:
+        self.action = "set-image"
+        self.pipeline: str | None = None
+        self.source: str | None = None
+        self.changes: list[tuple[str, ...]] = []
+
+
+def _blocks(body: str) -> list[_Block]:
+    """The trailer blocks of a message: a squash of several commits carries one block per commit.
+
+    A block starts at a ``Gitops-Action:`` line (or at the first ``Gitops-`` trailer when there is none) and
+    holds the changes and source trailers that follow it.
+    """
+    blocks: list[_Block] = []
+    current: _Block | None = None
+    for line in body.splitlines():
+        m = _TRAILER.match(line)
+        if not m:
+            continue
+        key, value = m.group(1), m.group(2)
+        if current is None or key == "Gitops-Action":
+            current = _Block()
+            blocks.append(current)
+        if key == "Gitops-Action":
+            current.action = value
+        elif key == "Gitops-Pipeline":
+            current.pipeline = value
+        elif key == "Gitops-Source-Commit":
+            current.source = value
+        elif key == "Gitops-Change":
+            change = _CHANGE.match(line)
+            if change:
+                current.changes.append(change.groups())
+    return blocks
+
+
 def events(commits: Sequence[Commit], env_paths: dict[str, str], env: str | None = None,
            image: str | None = None) -> list[Event]:
     """Every change recorded in ``commits`` (newest first, as git log gives them), filtered by env and image.
@@ -73,18 +112,14 @@ def events(commits: Sequence[Commit], env_paths: dict[str, str], env: str | None
     """
     out: list[Event] = []
     for c in commits:
-        trailers = {k: v for k, v in _TRAILER.findall(c.body)}
-        changes = _CHANGE.findall(c.body)
         author = f"{c.author} <{c.email}>"
-        pipeline = trailers.get("Gitops-Pipeline")
-        source = trailers.get("Gitops-Source-Commit")
-        action = trailers.get("Gitops-Action", "set-image")
-        if changes:
-            for e, img, old, new in changes:
+        blocks = [b for b in _blocks(c.body) if b.changes]
+        for b in blocks:
+            for e, img, old, new in b.changes:
                 if (env is None or e == env) and (image is None or img == image):
-                    out.append(Event(c.date, e, img, _none(old), _none(new), action, author, pipeline, source, c.sha))
-            continue
-        if len(c.parents) > 1:
+                    out.append(Event(c.date, e, img, _none(old), _none(new), b.action, author, b.pipeline,
+                                     b.source, c.sha))
+        if blocks or len(c.parents) > 1:
             continue
         touched = sorted({name for name, path in env_paths.items()
                           if any(f == path or f.startswith(path.rstrip("/") + "/") for f in c.files)})
@@ -94,10 +129,15 @@ def events(commits: Sequence[Commit], env_paths: dict[str, str], env: str | None
     return out
 
 
-def last_set(commits: Sequence[Commit], env: str, image: str, value: str) -> Commit | None:
-    """The newest commit whose trailers say ``image`` became ``value`` in ``env`` (for soak times)."""
-    for c in commits:
-        for e, img, _, new in _CHANGE.findall(c.body):
-            if (e, img, new) == (env, image, value):
-                return c
+def since_when(commits: Sequence[Commit], env: str, env_path: str, image: str, value: str) -> Commit | None:
+    """The commit that made ``image`` ``value`` in ``env``, if history says so for certain (for --min-age).
+
+    Walks back from the newest change of the environment: the first recorded change of the image must set
+    it to ``value``; a commit without trailers on the way (an edit by hand) means we cannot know.
+    """
+    for ev in events(commits, {env: env_path}, env):
+        if ev.action == "manual":
+            return None
+        if ev.image == image:
+            return next((c for c in commits if c.sha == ev.commit), None) if ev.new == value else None
     return None

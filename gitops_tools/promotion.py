@@ -25,7 +25,7 @@ from gitops_tools.envstate import (
 )
 from gitops_tools.errors import ConflictError, GitopsError, PolicyError
 from gitops_tools.files import find_kustomization, read_text
-from gitops_tools.history import LOG_FORMAT, Event, events, last_set, parse_log
+from gitops_tools.history import LOG_FORMAT, Event, events, parse_log, since_when
 from gitops_tools.imageset import plan as plan_images
 from gitops_tools.kustomize import ImageSpec, KustImage
 from gitops_tools.workspace import Workspace, open_workspace
@@ -97,10 +97,11 @@ class PromoteResult(NamedTuple):
     target: str
     plan: tuple[PlanItem, ...]
     landed: Landed
+    dry_run: bool
 
     def as_dict(self) -> dict[str, object]:
         return {"source": self.source, "target": self.target, "plan": [p.as_dict() for p in self.plan],
-                "dry_run": self.landed.commit is None and bool(self.landed.applied.edits),
+                "dry_run": self.dry_run,
                 "files": [e.display for e in self.landed.applied.edits], **self.landed.as_dict()}
 
 
@@ -140,7 +141,7 @@ def promote(cwd: Path, repo_dir: Path | None, source: str, target: str, images: 
         return applied
 
     landed = land(cwd, repo_dir, None, change, opts)
-    return PromoteResult(source, target, recorded[0] if recorded else (), landed)
+    return PromoteResult(source, target, recorded[0] if recorded else (), landed, opts.dry_run)
 
 
 def _plan(ws: Workspace, src: EnvImages, dst: EnvImages, images: Sequence[str], force: bool, min_age: str | None,
@@ -188,11 +189,11 @@ def _check_age(ws: Workspace, src: EnvImages, items: Sequence[PlanItem], minimum
     env = ws.config.environment(src.env)
     commits = _log(ws, [env.path])
     for item in items:
-        found = last_set(commits, src.env, item.image, item.source.value)
+        found = since_when(commits, src.env, env.path, item.image, item.source.value)
         if found is None:
             raise PolicyError(
                 f"no record of when {item.image} became {item.source.value} in {src.env} "
-                "(no Gitops-Change trailer says so)",
+                "(its last change there has no Gitops-Change trailer saying so)",
                 fix="promote without --min-age, or set the image with gitops-tools so that history records it",
             )
         age = now - datetime.datetime.fromisoformat(found.date)
@@ -241,21 +242,24 @@ def rollback(cwd: Path, repo_dir: Path | None, env_name: str, to: str | None, im
             git.network("fetch", "--quiet", "--unshallow")
         if not revisions:
             if to is not None:
-                revisions.append(git.run("rev-parse", "--verify", f"{to}^{{commit}}").strip())
+                try:
+                    revisions.append(git.run("rev-parse", "--verify", "--quiet", f"{to}^{{commit}}").strip())
+                except GitopsError:
+                    raise GitopsError(f"revision {to!r} does not exist in this repository",
+                                      fix="give a commit, branch or tag (git log shows them)") from None
             else:
                 last = git.run("log", "-1", "--format=%H", "--", path).strip()
                 if not last:
-                    raise GitopsError(f"{path} has no history to roll back to", file=path)
+                    raise GitopsError("has no history to roll back to", file=path)
                 parent = git.run("rev-parse", "--verify", f"{last}^").strip() if _has_parent(git, last) else ""
-                if not parent:
-                    raise GitopsError(f"{path} was created by its first change; there is nothing before it",
+                if not parent or not _exists(git, parent, path):
+                    raise GitopsError("was created by its first change; there is nothing before it",
                                       file=path, fix="give --to REV")
                 revisions.append(parent)
         rev = revisions[0]
-        try:
-            old_text = git.run("show", f"{rev}:{path}")
-        except GitopsError:
-            raise GitopsError(f"{path} does not exist at {rev[:12]}", file=path, fix="pick another --to REV") from None
+        if not _exists(git, rev, path):
+            raise GitopsError(f"does not exist at {rev[:12]}", file=path, fix="pick another --to REV")
+        old_text = git.run("show", f"{rev}:{path}")
         old = read_env_images(env.name, old_text, f"{path}@{rev[:12]}")
         unknown = [i for i in images if i not in old.images]
         if unknown:
@@ -265,6 +269,14 @@ def rollback(cwd: Path, repo_dir: Path | None, env_name: str, to: str | None, im
 
     landed = land(cwd, repo_dir, None, change, opts)
     return RollbackResult(env_name, revisions[0] if revisions else "", landed)
+
+
+def _exists(git: Any, rev: str, path: str) -> bool:
+    try:
+        git.run("cat-file", "-e", f"{rev}:{path}")
+    except GitopsError:
+        return False
+    return True
 
 
 def _has_parent(git: Any, sha: str) -> bool:
