@@ -395,6 +395,72 @@ def rollback_cmd(obj: dict[str, Any], /, env: str, to: str | None, images: tuple
     _landed_lines(result.landed, dry_run, env)
 
 
+@cli.command("release", context_settings=CONTEXT_SETTINGS)
+@click.argument("path", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--tag-prefix", envvar="GITOPS_TAG_PREFIX", metavar="P",
+              help="Tags look like P1.2.3 (default: tag_prefix in [tool.gitops-tools.release], else v).")
+@click.option("--prerelease", metavar="TOKEN", help="Make a pre-release: X.Y.Z-TOKEN.1, then .2, ...")
+@click.option("--print-next-version", is_flag=True, help="Print the next version (nothing if none) and stop.")
+@click.option("--explain", is_flag=True, help="List which commits decided the level, which were ignored and why.")
+@click.option("--branch", envvar="GITOPS_BRANCH", metavar="BRANCH",
+              help="The branch to push the release commit to (needed when HEAD is detached, as in CI).")
+@click.option("--no-push", is_flag=True, help="Commit and tag, but do not push.")
+@dry_run_option
+@output_option
+@click.pass_obj
+def release_cmd(obj: dict[str, Any], /, path: Path, tag_prefix: str | None, prerelease: str | None,
+                print_next_version: bool, explain: bool, branch: str | None, no_push: bool, dry_run: bool,
+                output: str | None) -> None:
+    """Release the library at PATH from its Conventional Commits: next semver, CHANGELOG.md section,
+    version in pyproject.toml (and configured files), commit `chore(release): NAME VERSION`, annotated tag,
+    commit and tag pushed together.
+
+    \b
+    feat -> minor, fix and perf -> patch, a breaking change (`!` or a BREAKING CHANGE footer) -> major, and
+    minor while the version is 0.y.z. Commits that touch nothing under PATH are not counted. Nothing
+    releasable: exit 0, no commit, no tag. Configuration: [tool.gitops-tools.release] in PATH/pyproject.toml.
+    """
+    output = _STATE["output"] = output or obj["output"]
+    from gitops_tools.release import release
+
+    result = release(path, tag_prefix=tag_prefix, prerelease=prerelease, dry_run=dry_run,
+                     print_only=print_next_version, push=not no_push, branch=branch, verbose=obj["verbose"] > 0)
+    if output == "json":
+        _print_json(result.as_dict())
+        return
+    if print_next_version:
+        if result.next:
+            click.echo(result.next)
+        return
+    for w in result.warnings:
+        click.echo(f"warning: {w}", err=True)
+    if explain:
+        for d in result.decisions:
+            click.echo(f"{d.sha[:7]}  {d.level:<5}  {d.subject}  ({d.reason})")
+    if result.next is None:
+        click.echo(f"{result.name}: nothing to release since {result.current} (no feat, fix, perf or breaking change)")
+        return
+    click.echo(f"{result.name}: {result.current} -> {result.next} ({result.level})")
+    if dry_run:
+        click.echo(result.section, nl=False)
+        click.echo("dry run: nothing written")
+        return
+    click.echo(f"committed {str(result.commit)[:12]} and tagged {result.tag}")
+    if result.pushed:
+        click.echo(f"pushed the commit and {result.tag}")
+
+
+@cli.command("changelog", context_settings=CONTEXT_SETTINGS)
+@click.argument("path", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--tag-prefix", envvar="GITOPS_TAG_PREFIX", metavar="P", help="Tags look like P1.2.3.")
+@click.pass_obj
+def changelog_cmd(obj: dict[str, Any], /, path: Path, tag_prefix: str | None) -> None:
+    """Render the whole history of PATH as a changelog, one section per release tag (to stdout)."""
+    from gitops_tools.release import full_changelog
+
+    click.echo(full_changelog(path, tag_prefix, verbose=obj["verbose"] > 0), nl=False)
+
+
 def _landed_lines(landed: Any, dry_run: bool, env: str) -> None:
     if dry_run:
         click.echo("dry run: nothing written")

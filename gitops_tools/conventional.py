@@ -1,0 +1,136 @@
+"""Conventional Commits 1.0: parse messages, decide bump levels, and say why.
+
+A message is ``type(scope)!: description``, a body, and footers (``BREAKING CHANGE: …``, ``BREAKING-CHANGE: …``,
+``Token: value``, ``Token #value``).  A squash-merge body that lists several commits (``* feat(x): …`` or
+``- fix: …`` lines) counts each listed commit.  Release arithmetic takes these values, never a repository.
+
+Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+MAJOR, MINOR, PATCH, NONE = "major", "minor", "patch", "none"
+LEVELS = (NONE, PATCH, MINOR, MAJOR)
+DEFAULT_TYPES: Mapping[str, str] = {"feat": MINOR, "fix": PATCH, "perf": PATCH}
+
+_HEADER = re.compile(r"^(?P<type>[A-Za-z][\w-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?: (?P<desc>\S.*)$")
+_FOOTER = re.compile(r"^(?P<token>BREAKING[ -]CHANGE|[\w-]+)(?:: | #)(?P<value>.*)$")
+_LISTED = re.compile(r"^\s*[*-]\s+(?P<header>[A-Za-z][\w-]*(?:\([^()\r\n]*\))?!?: \S.*)$")
+
+
+class Commit(NamedTuple):
+    """A commit as git gives it: full hash and message (and the files it touched, when asked)."""
+
+    sha: str
+    message: str
+
+
+class Conventional(NamedTuple):
+    type: str
+    scope: str | None
+    description: str
+    breaking: bool
+    breaking_note: str | None  # the text of a BREAKING CHANGE footer (or the description for `!`)
+    sha: str
+
+
+def parse(message: str, sha: str = "") -> Conventional | None:
+    """The header and footers of one message, or None when the header is not conventional."""
+    lines = message.strip("\n").splitlines()
+    if not lines:
+        return None
+    m = _HEADER.match(lines[0].strip())
+    if not m:
+        return None
+    note = _breaking_footer(lines[1:])
+    bang = bool(m.group("bang"))
+    breaking = bang or note is not None
+    desc = m.group("desc").strip()
+    return Conventional(m.group("type").lower(), m.group("scope") or None, desc, breaking,
+                        note if note is not None else (desc if bang else None), sha)
+
+
+def _breaking_footer(lines: Sequence[str]) -> str | None:
+    """The BREAKING CHANGE footer's text (with its continuation lines), if any."""
+    for i, line in enumerate(lines):
+        m = _FOOTER.match(line)
+        if m and m.group("token") in ("BREAKING CHANGE", "BREAKING-CHANGE"):
+            text = [m.group("value").strip()]
+            for more in lines[i + 1:]:
+                if _FOOTER.match(more) or not more.strip():
+                    break
+                text.append(more.strip())
+            return " ".join(t for t in text if t)
+    return None
+
+
+def parse_all(commit: Commit) -> list[Conventional]:
+    """The conventional commits in one git commit: its own header, and those listed in a squash body."""
+    own = parse(commit.message, commit.sha)
+    listed = []
+    body = commit.message.splitlines()[1:]
+    for i, line in enumerate(body):
+        m = _LISTED.match(line)
+        if m:
+            # the listed commit's own footers follow until the next listed line
+            rest = []
+            for more in body[i + 1:]:
+                if _LISTED.match(more):
+                    break
+                rest.append(more.strip())
+            found = parse("\n".join([m.group("header"), "", *rest]), commit.sha)
+            if found:
+                listed.append(found)
+    if listed and own is not None and not own.breaking and own.type not in DEFAULT_TYPES:
+        return listed  # a squash whose subject is a summary: the listed commits decide
+    if listed:
+        return [c for c in [own] if c is not None] + listed
+    return [own] if own is not None else []
+
+
+class Decision(NamedTuple):
+    """Why a commit counts (or not) toward the next version: what --explain prints."""
+
+    sha: str
+    subject: str
+    level: str  # major, minor, patch or none
+    reason: str
+
+
+def decide(commits: Iterable[Commit], types: Mapping[str, str] = DEFAULT_TYPES,
+           zero_major: bool = True) -> tuple[str, list[Decision]]:
+    """The bump level of ``commits`` and, per commit, the level it asked for and why.
+
+    ``zero_major``: while the version is 0.y.z a breaking change bumps the minor version (the usual 0.x
+    rule); the caller passes False for 1.0.0 and later, or to turn the rule off.
+    """
+    overall = NONE
+    decisions = []
+    for commit in commits:
+        subject = commit.message.splitlines()[0] if commit.message else ""
+        parsed = parse_all(commit)
+        if not parsed:
+            decisions.append(Decision(commit.sha, subject, NONE, "not a conventional commit"))
+            continue
+        level, reason = NONE, ""
+        for c in parsed:
+            if c.breaking:
+                lvl = MINOR if zero_major else MAJOR
+                why = f"breaking change ({c.type}{'!' if c.breaking_note == c.description else ''})"
+                if zero_major:
+                    why += ", minor while the version is 0.y.z"
+            else:
+                lvl = types.get(c.type, NONE)
+                why = f"type {c.type} bumps {lvl}" if lvl != NONE else f"type {c.type} does not bump"
+            if LEVELS.index(lvl) > LEVELS.index(level) or not reason:
+                level, reason = (lvl, why) if LEVELS.index(lvl) >= LEVELS.index(level) else (level, reason)
+        if len(parsed) > 1:
+            reason += f" (one of {len(parsed)} commits in this squash)"
+        decisions.append(Decision(commit.sha, subject, level, reason))
+        if LEVELS.index(level) > LEVELS.index(overall):
+            overall = level
+    return overall, decisions

@@ -1,0 +1,288 @@
+"""``gitops-tools release [PATH]`` and ``gitops-tools changelog [PATH]``: the publish pipeline's release step.
+
+Reads one ``git log`` for the unreleased range, decides with :mod:`gitops_tools.conventional` and
+:mod:`gitops_tools.versioning`, renders with :mod:`gitops_tools.changelog`, writes the version into
+``pyproject.toml`` (tomlkit keeps its layout) and the configured files, all or none, commits
+``chore(release): NAME VERSION``, makes an annotated tag whose message is the section, and pushes commit and tag
+in one atomic push, retried on fresh remote state like every other write.
+
+Configuration, in the library's ``pyproject.toml``::
+
+    [tool.gitops-tools.release]
+    name = "shared-library"                 # default: [project] name
+    tag_prefix = "shared-library-v"         # default: "v" (or --tag-prefix)
+    version_files = ["src/shared/__init__.py"]   # files holding __version__ = "X.Y.Z"
+    changelog = "CHANGELOG.md"
+    commit_url = "https://gitlab.com/aegis/shared-library/-/commit/{sha}"
+    major_on_zero = false                   # true: a breaking change in 0.y.z bumps to 1.0.0
+    types = { feat = "minor", fix = "patch", perf = "patch" }
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from gitops_tools.changelog import prepend, render_section
+from gitops_tools.conventional import DEFAULT_TYPES, LEVELS, Commit, Decision, decide, parse_all
+from gitops_tools.errors import GitopsError, TemporaryError
+from gitops_tools.files import read_text, write_atomic
+from gitops_tools.pushpolicy import FINAL, TEMPORARY, Backoff, rejection_reason
+from gitops_tools.versioning import next_version, parse_version
+
+_VERSION_LINE = re.compile(r"""^(__version__\s*(?::\s*str\s*)?=\s*)(["'])([^"']*)\2""", re.MULTILINE)
+
+
+class ReleaseConfig(NamedTuple):
+    name: str
+    tag_prefix: str
+    version_files: tuple[str, ...]
+    changelog: str
+    commit_url: str | None
+    major_on_zero: bool
+    types: Mapping[str, str]
+
+
+class ReleaseResult(NamedTuple):
+    name: str
+    current: str | None
+    next: str | None
+    level: str
+    tag: str | None
+    commit: str | None
+    pushed: bool
+    decisions: tuple[Decision, ...]
+    section: str
+    warnings: tuple[str, ...]
+    files: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name, "current": self.current, "next": self.next, "level": self.level, "tag": self.tag,
+            "commit": self.commit, "pushed": self.pushed, "files": list(self.files),
+            "warnings": list(self.warnings), "changelog": self.section,
+            "commits": [d._asdict() for d in self.decisions],
+        }
+
+
+def load_config(pyproject_text: str, file: str, tag_prefix: str | None) -> tuple[ReleaseConfig, str, Any]:
+    import tomlkit
+
+    try:
+        doc = tomlkit.parse(pyproject_text)
+    except Exception as err:  # tomlkit raises its own ParseError types
+        raise GitopsError(f"cannot parse TOML: {err}", file=file, fix="fix the syntax; nothing was written") from None
+    project = doc.get("project") or {}
+    version = project.get("version")
+    if not isinstance(version, str):
+        raise GitopsError("no [project] version", file=file, key="project.version",
+                          fix='add version = "0.1.0" under [project]; release refuses to guess it')
+    table = (doc.get("tool") or {}).get("gitops-tools", {}).get("release", {})
+    types = dict(DEFAULT_TYPES)
+    for k, v in dict(table.get("types", {})).items():
+        if v not in LEVELS:
+            raise GitopsError(f"type {k} bumps {v!r}", file=file, key=f"tool.gitops-tools.release.types.{k}",
+                              fix=f"use one of {', '.join(LEVELS)}")
+        types[str(k)] = str(v)
+    config = ReleaseConfig(
+        name=str(table.get("name", project.get("name", "release"))),
+        tag_prefix=tag_prefix if tag_prefix is not None else str(table.get("tag_prefix", "v")),
+        version_files=tuple(str(f) for f in table.get("version_files", [])),
+        changelog=str(table.get("changelog", "CHANGELOG.md")),
+        commit_url=str(table["commit_url"]) if "commit_url" in table else None,
+        major_on_zero=bool(table.get("major_on_zero", False)),
+        types=types,
+    )
+    return config, str(version), doc
+
+
+def release(path: Path, *, tag_prefix: str | None = None, prerelease: str | None = None, dry_run: bool = False,
+            print_only: bool = False, push: bool = True, branch: str | None = None, verbose: bool = False,
+            today: Callable[[], datetime.date] = datetime.date.today, backoff: Backoff = Backoff(),
+            sleep: Callable[[float], None] | None = None) -> ReleaseResult:
+    from gitops_tools.gitrepo import GitRepo, PushRejected
+
+    if not path.is_dir():
+        raise GitopsError(f"{path}: no such directory", fix="give the directory of the library to release")
+    probe = GitRepo(path, verbose=verbose)
+    root = Path(probe.run("rev-parse", "--show-toplevel").strip())
+    git = GitRepo(root, verbose=verbose)
+    rel = path.resolve().relative_to(root.resolve()).as_posix()
+    rel = "" if rel == "." else rel
+    warnings: list[str] = []
+    has_remote = bool(git.run("remote").strip())
+    if git.run("rev-parse", "--is-shallow-repository").strip() == "true":
+        if not has_remote:
+            raise GitopsError("the clone is shallow and has no remote to deepen it from",
+                              fix="clone with the whole history (GIT_DEPTH: 0 in GitLab CI)")
+        warnings.append("the clone was shallow: fetched the whole history and the tags")
+        git.network("fetch", "--quiet", "--unshallow", "--tags", "origin")
+    current_branch = git.run("rev-parse", "--abbrev-ref", "HEAD").strip()
+    if current_branch == "HEAD":
+        if push and not dry_run and not print_only and not branch:
+            raise GitopsError("HEAD is detached, so there is no branch to push the release commit to",
+                              fix="check out the branch, or pass --branch (in GitLab CI: --branch $CI_COMMIT_BRANCH)")
+        warnings.append("HEAD is detached")
+    target_branch = branch or current_branch
+    import random
+    import time
+
+    sleeper = sleep or time.sleep
+
+    attempt = 0
+    while True:
+        attempt += 1
+        result, apply = _plan(git, root, rel, tag_prefix, prerelease, today(), warnings)
+        if result.next is None or dry_run or print_only:
+            return result
+        commit_sha = apply()
+        result = result._replace(commit=commit_sha)
+        if not push or not has_remote:
+            return result
+        try:
+            git.network("push", "--quiet", "--atomic", "origin", f"HEAD:refs/heads/{target_branch}",
+                        f"refs/tags/{result.tag}")
+            return result._replace(pushed=True)
+        except PushRejected as err:
+            reason = rejection_reason(err.stderr)
+            if err.kind == FINAL:
+                raise GitopsError(f"push of {result.tag} rejected: {reason}",
+                                  fix="the remote refused it for good (hook, protection or credentials)") from None
+            if err.kind == TEMPORARY or attempt >= backoff.attempts:
+                raise TemporaryError(f"push of {result.tag} failed: {reason}", fix="retry later (exit 75)") from None
+        # Someone pushed first: start again from the remote state (the level may change with their commits).
+        sleeper(backoff.delay(attempt, random.random))
+        git.run("tag", "-d", str(result.tag))
+        git.network("fetch", "--quiet", "--tags", "origin",
+                    f"+refs/heads/{target_branch}:refs/remotes/origin/{target_branch}")
+        git.run("reset", "--quiet", "--keep", f"refs/remotes/origin/{target_branch}")
+
+
+def _plan(git: Any, root: Path, rel: str, tag_prefix: str | None, prerelease: str | None,
+          today: datetime.date, warnings: list[str]) -> tuple[ReleaseResult, Callable[[], str]]:
+    where = f"{rel}/" if rel else ""
+    pyproject_file = f"{where}pyproject.toml"
+    pyproject_text = read_text(root / pyproject_file, pyproject_file)
+    config, current, doc = load_config(pyproject_text, pyproject_file, tag_prefix)
+    prefix = config.tag_prefix
+    pattern = f"{prefix}[0-9]*"
+    last_tag = _describe(git, pattern, [])
+    last_final_tag = _describe(git, pattern, [f"{prefix}*-*"])
+    if last_tag is None and git.run("tag", "--list", pattern).strip():
+        raise GitopsError(f"no tag matching {pattern} is reachable from HEAD, though some exist",
+                          fix="fetch or merge the branch that carries the last release, then run again")
+    current_v = parse_version(current, pyproject_file)
+    last_v = parse_version(last_tag[len(prefix):], last_tag) if last_tag else current_v
+    final_v = parse_version(last_final_tag[len(prefix):], last_final_tag) if last_final_tag else last_v.finalize_version()
+    if last_tag and last_v != current_v:
+        raise GitopsError(f"version {current} disagrees with the last tag {last_tag}", file=pyproject_file,
+                          key="project.version", fix="make them agree before releasing; nothing was written")
+    version_texts: dict[str, str] = {}
+    for f in config.version_files:
+        name = f"{where}{f}"
+        text = read_text(root / name, name)
+        found = [m.group(3) for m in _VERSION_LINE.finditer(text)]
+        if found != [current]:
+            raise GitopsError(
+                f"expected one __version__ = \"{current}\" line, found {found or 'none'}", file=name,
+                fix="make the version files agree with pyproject.toml before releasing; nothing was written")
+        version_texts[name] = text
+    range_args = [f"{last_final_tag}..HEAD"] if last_final_tag else ["HEAD"]
+    paths = ["--", rel] if rel else []
+    log = git.run("log", "--format=%x1e%H%x1f%B", *range_args, *paths)
+    commits = [Commit(*rec.split("\x1f", 1)) for rec in log.split("\x1e")[1:] if "\x1f" in rec]
+    commits = [c for c in commits if not c.message.startswith("chore(release):")]
+    zero = final_v.major == 0 and not config.major_on_zero
+    level, decisions = decide(commits, config.types, zero_major=zero)
+    nxt = next_version(final_v, last_v, level, prerelease)
+    conventional = [c for commit in commits for c in parse_all(commit)
+                    if c.breaking or c.type in ("feat", "fix", "perf")]
+    title = f"{config.name} {nxt}" if nxt else ""
+    section = render_section(title, today.isoformat(), conventional, config.commit_url) if nxt else ""
+    tag = f"{prefix}{nxt}" if nxt else None
+    files = (pyproject_file, *version_texts, f"{where}{config.changelog}") if nxt else ()
+    result = ReleaseResult(config.name, current, str(nxt) if nxt else None, level, tag, None, False,
+                           tuple(decisions), section, tuple(warnings), files)
+
+    def apply() -> str:
+        assert nxt is not None and tag is not None
+        new_version = str(nxt)
+        doc["project"]["version"] = new_version
+        import tomlkit
+
+        texts = {pyproject_file: tomlkit.dumps(doc)}
+        for name, text in version_texts.items():
+            texts[name] = _VERSION_LINE.sub(lambda m: f"{m.group(1)}{m.group(2)}{new_version}{m.group(2)}", text)
+        changelog_file = f"{where}{config.changelog}"
+        existing = read_text(root / changelog_file, changelog_file) if (root / changelog_file).is_file() else None
+        texts[changelog_file] = prepend(existing, section)
+        originals = {n: (read_text(root / n, n) if (root / n).is_file() else None) for n in texts}
+        try:
+            for n, t in texts.items():
+                write_atomic(root / n, t)
+            git.run("add", "--", *texts)
+            git.run("commit", "--quiet", "-m", f"chore(release): {config.name} {new_version}", "--", *texts)
+        except BaseException:
+            for n, t in originals.items():  # all files or none
+                if t is None:
+                    (root / n).unlink(missing_ok=True)
+                else:
+                    write_atomic(root / n, t)
+            git.run("reset", "--quiet", "--", *texts)
+            raise
+        git.run("tag", "--annotate", tag, "--cleanup=verbatim", "-m", section)
+        return str(git.run("rev-parse", "HEAD").strip())
+
+    return result, apply
+
+
+def _describe(git: Any, pattern: str, exclude: list[str]) -> str | None:
+    args = ["describe", "--tags", "--abbrev=0", f"--match={pattern}"] + [f"--exclude={e}" for e in exclude]
+    try:
+        return str(git.run(*args, "HEAD").strip()) or None
+    except GitopsError:
+        return None
+
+
+def full_changelog(path: Path, tag_prefix: str | None = None, verbose: bool = False) -> str:
+    """The whole history as CHANGELOG text: one section per release tag, newest first, plus Unreleased."""
+    from gitops_tools.gitrepo import GitRepo
+
+    git = GitRepo(path, verbose=verbose)
+    root = Path(git.run("rev-parse", "--show-toplevel").strip())
+    rel = path.resolve().relative_to(root.resolve()).as_posix()
+    where = "" if rel == "." else f"{rel}/"
+    config, _, _ = load_config(read_text(root / f"{where}pyproject.toml", f"{where}pyproject.toml"), "pyproject.toml",
+                               tag_prefix)
+    tags: dict[str, tuple[str, str]] = {}
+    for line in git.run("tag", "--list", f"{config.tag_prefix}[0-9]*", "--format=%(objectname) %(*objectname) "
+                        "%(refname:strip=2) %(creatordate:short)").splitlines():
+        fields = line.split()
+        if len(fields) == 4:  # an annotated tag: the tag object, then the commit it points at
+            tags[fields[1]] = (fields[2], fields[3])
+        elif len(fields) == 3:  # a lightweight tag
+            tags[fields[0]] = (fields[1], fields[2])
+    paths = ["--", "." if not where else rel]
+    log = git.run("log", "--format=%x1e%H%x1f%cs%x1f%B", "HEAD", *paths)
+    sections: list[str] = []
+    current: list[Any] = []
+    title: str = "Unreleased"
+    date: str | None = None
+    for rec in log.split("\x1e")[1:]:
+        sha, cdate, body = rec.split("\x1f", 2)
+        if sha in tags:
+            if current:
+                sections.append(render_section(title, date or cdate, current, config.commit_url))
+            name, tag_date = tags[sha]
+            title, date, current = f"{config.name} {name[len(config.tag_prefix):]}", tag_date, []
+        if body.startswith("chore(release):"):
+            continue
+        current += [c for c in parse_all(Commit(sha, body)) if c.breaking or c.type in ("feat", "fix", "perf")]
+    if current:
+        sections.append(render_section(title, date or datetime.date.today().isoformat(), current, config.commit_url))
+    out = "# Changelog\n\n"
+    return out + "\n".join(sections)
+
