@@ -226,11 +226,11 @@ def _plan(git: Any, root: Path, rel: str, tag_prefix: str | None, prerelease: st
             git.run("add", "--", *texts)
             git.run("commit", "--quiet", "-m", f"chore(release): {config.name} {new_version}", "--", *texts)
         except BaseException:
-            for n, t in originals.items():  # all files or none
-                if t is None:
+            for n, before in originals.items():  # all files or none
+                if before is None:
                     (root / n).unlink(missing_ok=True)
                 else:
-                    write_atomic(root / n, t)
+                    write_atomic(root / n, before)
             git.run("reset", "--quiet", "--", *texts)
             raise
         git.run("tag", "--annotate", tag, "--cleanup=verbatim", "-m", section)
