@@ -144,14 +144,8 @@ def image_set_cmd(obj: dict[str, Any], /, target: str, specs: tuple[str, ...], d
         SetOptions(allow_downgrade=allow_downgrade, setters=setters,
                    write=make_write_options(obj, kwargs, dry_run)),
     )
-    from gitops_tools.changes import unified_diff
-
-    diff = "".join(unified_diff(e.display, e.before, e.after) for e in result.edits) if dry_run else None
-    if output == "json":
-        data = result.as_dict()
-        if dry_run:
-            data["diff"] = diff
-        _print_json(data)
+    diff = _dry_run_diff(result.edits, dry_run)
+    if _json_done(result.as_dict(), diff, output):
         return
     if diff:
         click.echo(diff, nl=False)
@@ -334,18 +328,12 @@ def promote_cmd(obj: dict[str, Any], /, source: str, target: str, images: tuple[
     configured for an image move with it.
     """
     output = _STATE["output"] = output or obj["output"]
-    from gitops_tools.changes import unified_diff
     from gitops_tools.promotion import promote
 
     result = promote(Path.cwd(), obj["repo_dir"], source, target, images, force, min_age,
                      make_write_options(obj, kwargs, dry_run))
-    edits = result.landed.applied.edits
-    diff = "".join(unified_diff(e.display, e.before, e.after) for e in edits) if dry_run else None
-    if output == "json":
-        data = result.as_dict()
-        if dry_run:
-            data["diff"] = diff
-        _print_json(data)
+    diff = _dry_run_diff(result.landed.applied.edits, dry_run)
+    if _json_done(result.as_dict(), diff, output):
         return
     if not result.plan:
         click.echo(f"{target} already runs what {source} runs; nothing to do")
@@ -372,17 +360,11 @@ def rollback_cmd(obj: dict[str, Any], /, env: str, to: str | None, images: tuple
                  output: str | None, **kwargs: Any) -> None:
     """Restore ENV's images as they were at REV, as a new commit (never a `git revert` of other work)."""
     output = _STATE["output"] = output or obj["output"]
-    from gitops_tools.changes import unified_diff
     from gitops_tools.promotion import rollback
 
     result = rollback(Path.cwd(), obj["repo_dir"], env, to, images, make_write_options(obj, kwargs, dry_run))
-    edits = result.landed.applied.edits
-    diff = "".join(unified_diff(e.display, e.before, e.after) for e in edits) if dry_run else None
-    if output == "json":
-        data = result.as_dict()
-        if dry_run:
-            data["diff"] = diff
-        _print_json(data)
+    diff = _dry_run_diff(result.landed.applied.edits, dry_run)
+    if _json_done(result.as_dict(), diff, output):
         return
     if diff:
         click.echo(diff, nl=False)
@@ -471,6 +453,25 @@ def _landed_lines(landed: Any, dry_run: bool, env: str) -> None:
         click.echo(f"pushed to {landed.pushed}")
     if landed.merge_request:
         click.echo(f"pushed {landed.merge_request} and asked GitLab for a merge request ({env} is protected)")
+
+
+def _dry_run_diff(edits: Sequence[Any], dry_run: bool) -> str | None:
+    """The unified diff of a dry run's edits (None when it is not a dry run)."""
+    if not dry_run:
+        return None
+    from gitops_tools.changes import unified_diff
+
+    return "".join(unified_diff(e.display, e.before, e.after) for e in edits)
+
+
+def _json_done(data: dict[str, Any], diff: str | None, output: str) -> bool:
+    """Print the result as JSON (with the dry run's diff) when asked; True when that was the output."""
+    if output != "json":
+        return False
+    if diff is not None:
+        data["diff"] = diff
+    _print_json(data)
+    return True
 
 
 def _print_json(data: object) -> None:
