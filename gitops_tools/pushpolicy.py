@@ -97,7 +97,7 @@ class Backoff(NamedTuple):
     # Every rejection of this kind means another writer landed, so keep going while there is time: with 50
     # writers at once the last one needs about 50 attempts.  The deadline is what bounds a run.
     attempts: int = 200
-    deadline: float = 120.0  # seconds from the first try
+    deadline: float = 300.0  # seconds from the first try: CI jobs run for minutes, not seconds
 
     def delay(self, attempt: int, rand: Callable[[], float]) -> float:
         return float(rand() * min(self.cap, self.base * (2 ** attempt)))

@@ -89,7 +89,7 @@ def land(cwd: Path, repo_dir: Path | None, target: str | None, change: Change, o
          runtime: Runtime | None = None) -> Landed:
     rt = runtime or Runtime(os.environ)
     if opts.repo_url:
-        return _land_in_clone(cwd, change, opts, rt)
+        return _land_in_clone(target, change, opts, rt)
     ws = open_workspace(cwd, repo_dir, target)
     if not (ws.in_checkout and ws.root is not None and opts.commit) or opts.dry_run:
         applied = change(ws)
@@ -165,7 +165,7 @@ def _land_in_checkout(cwd: Path, repo_dir: Path | None, target: str | None, chan
     return _push(git, cwd, repo_dir, target, change, opts, rt, landed, branch, reset="--keep")
 
 
-def _land_in_clone(cwd: Path, change: Change, opts: WriteOptions, rt: Runtime) -> Landed:
+def _land_in_clone(target: str | None, change: Change, opts: WriteOptions, rt: Runtime) -> Landed:
     assert opts.repo_url
     url, url_creds = split_url(opts.repo_url)
     creds = (from_environment(rt.env) or url_creds) if _is_http(url) else None
@@ -176,9 +176,11 @@ def _land_in_clone(cwd: Path, change: Change, opts: WriteOptions, rt: Runtime) -
         args = ["clone", "--quiet", "--depth", "1", "--single-branch", "--no-tags"]
         if opts.branch:
             args += ["--branch", opts.branch]
-        _network(cloner, *args, "--", url, str(root))
+        # --sparse: only the top-level files at first; the environments follow below. A large repository
+        # (thousands of service files) then costs a clone of what the change reads, not of everything.
+        _network(cloner, *args, "--sparse", "--", url, str(root))
         git = _repo(root, opts, creds)
-        ws = open_workspace(root, root)
+        ws = _sparse_workspace(git, root, target)
         branch = opts.branch or ws.config.branch
         current = git.run("rev-parse", "--abbrev-ref", "HEAD").strip()
         if current != branch:  # the remote's default branch is not the one gitops-tools.yaml names
@@ -193,6 +195,19 @@ def _land_in_clone(cwd: Path, change: Change, opts: WriteOptions, rt: Runtime) -
         return _push(git, root, root, None, change, opts, rt, landed, branch, reset="--hard")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _sparse_workspace(git: Any, root: Path, target: str | None) -> Workspace:
+    """Check out the environments (and a TARGET directory) of a sparse clone, then open it."""
+    ws = open_workspace(root, root)
+    paths = [e.path for e in ws.config.environments] if ws.config.source else ["environments"]
+    if target is not None and ws.config.find_environment(target) is None:
+        paths.append(target)
+    try:
+        git.run("sparse-checkout", "set", "--cone", "--", *paths)
+    except GitopsError:  # an older git, or a path cone mode refuses: take everything
+        git.run("sparse-checkout", "disable")
+    return open_workspace(root, root)
 
 
 def _network(git: Any, *args: str) -> str:

@@ -223,7 +223,7 @@ def test_token_never_printed_against_a_refused_port(url: str, workdir: Path) -> 
             env={"GITOPS_TOKEN": TOKEN})
     assert r.returncode == 75
     assert "Failed to connect to 127.0.0.1 port 9" in r.stderr
-    assert "$ git clone --quiet --depth 1 --single-branch --no-tags -- http://127.0.0.1:9/aegis/gitops.git" in r.stderr
+    assert "$ git clone --quiet --depth 1 --single-branch --no-tags --sparse -- http://127.0.0.1:9/aegis/gitops.git" in r.stderr
     assert_no_token(r.stdout, r.stderr)
     r = run(workdir, "-v", "-o", "json", "image", "set", "--repo-url", url.format(t=TOKEN), "dev", "aegis/api=*:1.4.2",
             env={"CI_JOB_TOKEN": TOKEN})
