@@ -20,16 +20,19 @@ def _entry(c: Conventional, text: str, url: str | None) -> str:
     return f"- {scope}{text} ({ref})" if c.sha else f"- {scope}{text}"
 
 
-def render_section(title: str, date: str, commits: Sequence[Conventional], url: str | None = None) -> str:
-    """``## title (date)``, then Breaking changes, Features, Bug fixes, Performance (empty groups left out)."""
+def render_section(title: str, date: str, commits: Sequence[Conventional], url: str | None = None,
+                   extra_types: Sequence[str] = ()) -> str:
+    """``## title (date)``, then Breaking changes, Features, Bug fixes, Performance, then any other type the
+    caller counted (a configured ``refactor = "patch"``), each under its own heading; empty groups left out."""
     lines = [f"## {title} ({date})", ""]
     breaking = [c for c in commits if c.breaking]
     if breaking:
         lines += ["### Breaking changes", ""]
         lines += [_entry(c, c.breaking_note or c.description, url) for c in breaking]
         lines.append("")
-    for kind, heading in GROUPS:
-        group = [c for c in commits if c.type == kind]
+    others = sorted({c.type for c in commits if c.type in extra_types and c.type not in dict(GROUPS)})
+    for kind, heading in (*GROUPS, *((t, t.capitalize()) for t in others)):
+        group = [c for c in commits if c.type == kind and not (c.breaking and kind not in dict(GROUPS))]
         if group:
             lines += [f"### {heading}", ""]
             lines += [_entry(c, c.description, url) for c in group]

@@ -36,6 +36,7 @@ class Conventional(NamedTuple):
     breaking: bool
     breaking_note: str | None  # the text of a BREAKING CHANGE footer (or the description for `!`)
     sha: str
+    bang: bool = False  # the header had `!`
 
 
 def parse(message: str, sha: str = "") -> Conventional | None:
@@ -51,7 +52,7 @@ def parse(message: str, sha: str = "") -> Conventional | None:
     breaking = bang or note is not None
     desc = m.group("desc").strip()
     return Conventional(m.group("type").lower(), m.group("scope") or None, desc, breaking,
-                        note if note is not None else (desc if bang else None), sha)
+                        note if note is not None else (desc if bang else None), sha, bang)
 
 
 def _breaking_footer(lines: Sequence[str]) -> str | None:
@@ -61,7 +62,7 @@ def _breaking_footer(lines: Sequence[str]) -> str | None:
         if m and m.group("token") in ("BREAKING CHANGE", "BREAKING-CHANGE"):
             text = [m.group("value").strip()]
             for more in lines[i + 1:]:
-                if _FOOTER.match(more) or not more.strip():
+                if _FOOTER.match(more) or _LISTED.match(more) or not more.strip():
                     break
                 text.append(more.strip())
             return " ".join(t for t in text if t)
@@ -70,9 +71,11 @@ def _breaking_footer(lines: Sequence[str]) -> str | None:
 
 def parse_all(commit: Commit) -> list[Conventional]:
     """The conventional commits in one git commit: its own header, and those listed in a squash body."""
-    own = parse(commit.message, commit.sha)
-    listed = []
     body = commit.message.splitlines()[1:]
+    first_listed = next((i for i, line in enumerate(body) if _LISTED.match(line)), len(body))
+    # The squash commit's own footers come before the first listed commit; later ones belong to those.
+    own = parse("\n".join(commit.message.splitlines()[:1] + body[:first_listed]), commit.sha)
+    listed = []
     for i, line in enumerate(body):
         m = _LISTED.match(line)
         if m:
@@ -120,7 +123,7 @@ def decide(commits: Iterable[Commit], types: Mapping[str, str] = DEFAULT_TYPES,
         for c in parsed:
             if c.breaking:
                 lvl = MINOR if zero_major else MAJOR
-                why = f"breaking change ({c.type}{'!' if c.breaking_note == c.description else ''})"
+                why = f"breaking change ({c.type}{'!' if c.bang else ''})"
                 if zero_major:
                     why += ", minor while the version is 0.y.z"
             else:

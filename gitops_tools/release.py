@@ -21,7 +21,9 @@ Configuration, in the library's ``pyproject.toml``::
 from __future__ import annotations
 
 import datetime
+import random
 import re
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -87,6 +89,14 @@ def load_config(pyproject_text: str, file: str, tag_prefix: str | None) -> tuple
             raise GitopsError(f"type {k} bumps {v!r}", file=file, key=f"tool.gitops-tools.release.types.{k}",
                               fix=f"use one of {', '.join(LEVELS)}")
         types[str(k)] = str(v)
+    url = table.get("commit_url")
+    if url is not None:
+        try:
+            str(url).format(sha="0" * 40, short="0" * 7)
+        except (KeyError, IndexError, ValueError) as err:
+            raise GitopsError(f"commit_url {url!r} has an unknown placeholder ({err})", file=file,
+                              key="tool.gitops-tools.release.commit_url",
+                              fix="use {sha} (the full hash) or {short} (7 characters)") from None
     config = ReleaseConfig(
         name=str(table.get("name", project.get("name", "release"))),
         tag_prefix=tag_prefix if tag_prefix is not None else str(table.get("tag_prefix", "v")),
@@ -127,12 +137,10 @@ def release(path: Path, *, tag_prefix: str | None = None, prerelease: str | None
                               fix="check out the branch, or pass --branch (in GitLab CI: --branch $CI_COMMIT_BRANCH)")
         warnings.append("HEAD is detached")
     target_branch = branch or current_branch
-    import random
-    import time
-
     sleeper = sleep or time.sleep
 
     attempt = 0
+    start = time.monotonic()
     while True:
         attempt += 1
         result, apply = _plan(git, root, rel, tag_prefix, prerelease, today(), warnings)
@@ -151,14 +159,20 @@ def release(path: Path, *, tag_prefix: str | None = None, prerelease: str | None
             if err.kind == FINAL:
                 raise GitopsError(f"push of {result.tag} rejected: {reason}",
                                   fix="the remote refused it for good (hook, protection or credentials)") from None
-            if err.kind == TEMPORARY or attempt >= backoff.attempts:
+            if err.kind == TEMPORARY or attempt >= backoff.attempts or time.monotonic() - start >= backoff.deadline:
                 raise TemporaryError(f"push of {result.tag} failed: {reason}", fix="retry later (exit 75)") from None
         # Someone pushed first: start again from the remote state (the level may change with their commits).
         sleeper(backoff.delay(attempt, random.random))
         git.run("tag", "-d", str(result.tag))
         git.network("fetch", "--quiet", "--tags", "origin",
                     f"+refs/heads/{target_branch}:refs/remotes/origin/{target_branch}")
-        git.run("reset", "--quiet", "--keep", f"refs/remotes/origin/{target_branch}")
+        git.run("reset", "--quiet", "--keep", "HEAD~1")  # drop only our release commit
+        try:  # commits of this clone that were not pushed yet go on top of the new remote state
+            git.run("rebase", "--quiet", f"refs/remotes/origin/{target_branch}")
+        except GitopsError:
+            git.run("rebase", "--abort")
+            raise GitopsError(f"the commits of this checkout do not apply on the new origin/{target_branch}",
+                              fix="rebase them by hand, then release again") from None
 
 
 def _plan(git: Any, root: Path, rel: str, tag_prefix: str | None, prerelease: str | None,
@@ -191,17 +205,42 @@ def _plan(git: Any, root: Path, rel: str, tag_prefix: str | None, prerelease: st
                 fix="make the version files agree with pyproject.toml before releasing; nothing was written")
         version_texts[name] = text
     range_args = [f"{last_final_tag}..HEAD"] if last_final_tag else ["HEAD"]
-    paths = ["--", rel] if rel else []
-    log = git.run("log", "--format=%x1e%H%x1f%B", *range_args, *paths)
-    commits = [Commit(*rec.split("\x1f", 1)) for rec in log.split("\x1e")[1:] if "\x1f" in rec]
-    commits = [c for c in commits if not c.message.startswith("chore(release):")]
+    # One git log for the whole unreleased range, with the files of each commit: the PATH filter is applied
+    # here, so that --explain can say which commits were left out because they touch nothing under PATH.
+    log = git.run("log", "--format=%x1e%H%x1f%B%x1f", "--name-only", *range_args)
+    commits: list[Commit] = []
+    outside: list[Decision] = []
+    since_last_tag = True
+    last_tag_sha = git.run("rev-parse", f"{last_tag}^{{commit}}").strip() if last_tag != last_final_tag else None
+    newer: list[Commit] = []
+    order: list[str] = []
+    for rec in log.split("\x1e")[1:]:
+        sha, message, files = (rec.split("\x1f", 2) + ["", ""])[:3]
+        order.append(sha)
+        if sha == last_tag_sha:
+            since_last_tag = False
+        if message.startswith("chore(release):"):
+            continue
+        touched = [f for f in files.splitlines() if f.strip()]
+        if rel and not any(f == rel or f.startswith(rel + "/") for f in touched):
+            outside.append(Decision(sha, message.splitlines()[0] if message else "", "none",
+                                    f"touches nothing under {rel}"))
+            continue
+        commits.append(Commit(sha, message))
+        if since_last_tag:
+            newer.append(Commit(sha, message))
     zero = final_v.major == 0 and not config.major_on_zero
     level, decisions = decide(commits, config.types, zero_major=zero)
+    by_sha = {d.sha: d for d in [*decisions, *outside]}
+    decisions = [by_sha[sha] for sha in order if sha in by_sha]
+    if prerelease and last_v.prerelease and decide(newer, config.types, zero_major=zero)[0] == "none":
+        level = "none"  # nothing new since the last pre-release: another one would repeat it
     nxt = next_version(final_v, last_v, level, prerelease)
-    conventional = [c for commit in commits for c in parse_all(commit)
-                    if c.breaking or c.type in ("feat", "fix", "perf")]
+    counted = {t for t, lvl in config.types.items() if lvl != "none"}
+    conventional = [c for commit in commits for c in parse_all(commit) if c.breaking or c.type in counted]
     title = f"{config.name} {nxt}" if nxt else ""
-    section = render_section(title, today.isoformat(), conventional, config.commit_url) if nxt else ""
+    extra = sorted(counted - {"feat", "fix", "perf"})
+    section = render_section(title, today.isoformat(), conventional, config.commit_url, extra) if nxt else ""
     tag = f"{prefix}{nxt}" if nxt else None
     files = (pyproject_file, *version_texts, f"{where}{config.changelog}") if nxt else ()
     result = ReleaseResult(config.name, current, str(nxt) if nxt else None, level, tag, None, False,
@@ -222,6 +261,7 @@ def _plan(git: Any, root: Path, rel: str, tag_prefix: str | None, prerelease: st
         originals = {n: (read_text(root / n, n) if (root / n).is_file() else None) for n in texts}
         try:
             for n, t in texts.items():
+                (root / n).parent.mkdir(parents=True, exist_ok=True)
                 write_atomic(root / n, t)
             git.run("add", "--", *texts)
             git.run("commit", "--quiet", "-m", f"chore(release): {config.name} {new_version}", "--", *texts)
@@ -247,16 +287,20 @@ def _describe(git: Any, pattern: str, exclude: list[str]) -> str | None:
         return None
 
 
-def full_changelog(path: Path, tag_prefix: str | None = None, verbose: bool = False) -> str:
-    """The whole history as CHANGELOG text: one section per release tag, newest first, plus Unreleased."""
+def full_changelog(path: Path, tag_prefix: str | None = None, verbose: bool = False,
+                   today: Callable[[], datetime.date] = datetime.date.today) -> str:
+    """The whole history as CHANGELOG text: one section per release tag, newest first, plus Unreleased.
+
+    A final release's section covers everything since the previous final release, pre-releases included.
+    """
     from gitops_tools.gitrepo import GitRepo
 
-    git = GitRepo(path, verbose=verbose)
-    root = Path(git.run("rev-parse", "--show-toplevel").strip())
+    root = Path(GitRepo(path, verbose=verbose).run("rev-parse", "--show-toplevel").strip())
+    git = GitRepo(root, verbose=verbose)
     rel = path.resolve().relative_to(root.resolve()).as_posix()
     where = "" if rel == "." else f"{rel}/"
-    config, _, _ = load_config(read_text(root / f"{where}pyproject.toml", f"{where}pyproject.toml"), "pyproject.toml",
-                               tag_prefix)
+    config, _, _ = load_config(read_text(root / f"{where}pyproject.toml", f"{where}pyproject.toml"),
+                               f"{where}pyproject.toml", tag_prefix)
     tags: dict[str, tuple[str, str]] = {}
     for line in git.run("tag", "--list", f"{config.tag_prefix}[0-9]*", "--format=%(objectname) %(*objectname) "
                         "%(refname:strip=2) %(creatordate:short)").splitlines():
@@ -265,24 +309,28 @@ def full_changelog(path: Path, tag_prefix: str | None = None, verbose: bool = Fa
             tags[fields[1]] = (fields[2], fields[3])
         elif len(fields) == 3:  # a lightweight tag
             tags[fields[0]] = (fields[1], fields[2])
-    paths = ["--", "." if not where else rel]
-    log = git.run("log", "--format=%x1e%H%x1f%cs%x1f%B", "HEAD", *paths)
-    sections: list[str] = []
-    current: list[Any] = []
-    title: str = "Unreleased"
-    date: str | None = None
+    log = git.run("log", "--format=%x1e%H%x1f%B", "HEAD", "--", rel if where else ".")
+    counted = {t for t, lvl in config.types.items() if lvl != "none"}
+    extra = sorted(counted - {"feat", "fix", "perf"})
+    # ranges, newest first: (tag name or None for unreleased, date, commits)
+    ranges: list[tuple[str | None, str, list[Any]]] = [(None, today().isoformat(), [])]
     for rec in log.split("\x1e")[1:]:
-        sha, cdate, body = rec.split("\x1f", 2)
+        sha, body = rec.split("\x1f", 1)
         if sha in tags:
-            if current:
-                sections.append(render_section(title, date or cdate, current, config.commit_url))
             name, tag_date = tags[sha]
-            title, date, current = f"{config.name} {name[len(config.tag_prefix):]}", tag_date, []
+            ranges.append((name, tag_date, []))
         if body.startswith("chore(release):"):
             continue
-        current += [c for c in parse_all(Commit(sha, body)) if c.breaking or c.type in ("feat", "fix", "perf")]
-    if current:
-        sections.append(render_section(title, date or datetime.date.today().isoformat(), current, config.commit_url))
-    out = "# Changelog\n\n"
-    return out + "\n".join(sections)
-
+        ranges[-1][2].extend(c for c in parse_all(Commit(sha, body)) if c.breaking or c.type in counted)
+    sections: list[str] = []
+    for i, (tag_name, date, commits) in enumerate(ranges):
+        version = tag_name[len(config.tag_prefix):] if tag_name else None
+        if version and "-" not in version:  # a final release: add the pre-releases before it
+            for later_name, _, later in ranges[i + 1:]:
+                if later_name is None or "-" not in later_name[len(config.tag_prefix):]:
+                    break
+                commits = commits + later
+        if commits:
+            title = f"{config.name} {version}" if version else "Unreleased"
+            sections.append(render_section(title, date, commits, config.commit_url, extra))
+    return "# Changelog\n\n" + "".join(sections)
