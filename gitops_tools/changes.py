@@ -81,7 +81,8 @@ def commit_message(
         u = changed[0]
         subject = f"chore({scope}): {verb} {u.image} {describe(u.old)} -> {describe(u.new)}"
     else:
-        names = ", ".join(u.image for u in changed)
+        shown = [u.image for u in changed[:5]]
+        names = ", ".join(shown) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
         subject = f"chore({scope}): {verb} {len(changed)} images ({names})"
     if skip_ci:
         subject += " [skip ci]"

@@ -6,9 +6,12 @@ masked and turns a failure into a :class:`GitopsError` that carries git's own wo
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import git
@@ -68,9 +71,7 @@ class GitRepo:
     def _execute(self, args: Sequence[str], env: Mapping[str, str] | None = None) -> str:
         command = ["git", *args]
         if self.verbose:
-            shown = [a.splitlines()[0] + " …" if prev == "-m" and "\n" in a else a
-                     for prev, a in zip(["", *command], command)]
-            self.echo("$ " + mask(" ".join(_quote(a) for a in shown), self.secrets))
+            self.echo("$ " + mask(" ".join(_quote(a) for a in command), self.secrets))
         out = self._git.execute(command, stdout_as_string=True, env={**self.env, **(env or {})})
         return str(out)
 
@@ -120,17 +121,30 @@ class GitRepo:
         ``git commit --only`` builds the commit from a temporary index, so an interrupted commit leaves the
         real index as it was.
         """
-        args = ["commit", "--quiet", "-m", message]
-        if author:
-            args.append(f"--author={author}")
-        if sign:
-            args.append("--gpg-sign")
-        if self.head() is None:
-            self.run("add", "--", *paths)
-            self.run(*args, env=env)
-        else:
-            self.run(*args, "--only", "--", *paths, env=env)
+        with self.message_file(message) as file:
+            args = ["commit", "--quiet", f"--file={file}"]
+            if author:
+                args.append(f"--author={author}")
+            if sign:
+                args.append("--gpg-sign")
+            if self.head() is None:
+                self.run("add", "--", *paths)
+                self.run(*args, env=env)
+            else:
+                self.run(*args, "--only", "--", *paths, env=env)
         return self.run("rev-parse", "HEAD").strip()
+
+    @contextlib.contextmanager
+    def message_file(self, message: str) -> Iterator[str]:
+        """A commit or tag message in a temporary file: a message as an argument is limited to 128 KiB
+        (a promotion of a thousand images writes more), and a file keeps it out of the process list."""
+        fd, name = tempfile.mkstemp(prefix="gitops-tools-message-", suffix=".txt")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(message)
+            yield name
+        finally:
+            os.unlink(name)
 
     def config_value(self, key: str) -> str | None:
         try:

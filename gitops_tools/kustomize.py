@@ -169,12 +169,11 @@ class Kustomization(NamedTuple):
     root: Mapping
     images_node: Node | None  # the value of `images:` (None when the key is absent)
     entries: tuple[tuple[KustImage, Mapping], ...]
+    positions: dict[str, int]  # image name -> its place in entries (the first, which kustomize uses)
 
     def find(self, name: str) -> tuple[KustImage, Mapping] | None:
-        for entry, node in self.entries:
-            if entry.name == name:
-                return entry, node
-        return None
+        index = self.positions.get(name)
+        return self.entries[index] if index is not None else None
 
 
 def read_kustomization(text: str, file: str) -> Kustomization:
@@ -197,7 +196,10 @@ def read_kustomization(text: str, file: str) -> Kustomization:
             "expected a list of images", file=file, line=line, column=column, key="images",
             fix="write images: as a list of `- name: …` entries",
         )
-    return Kustomization(text, file, root, images, tuple(entries))
+    positions: dict[str, int] = {}
+    for i, (entry, _) in enumerate(entries):
+        positions.setdefault(entry.name, i)
+    return Kustomization(text, file, root, images, tuple(entries), positions)
 
 
 def _read_entry(text: str, file: str, index: int, item: Node) -> KustImage:

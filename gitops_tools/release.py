@@ -273,7 +273,8 @@ def _plan(git: Any, root: Path, rel: str, tag_prefix: str | None, prerelease: st
                     write_atomic(root / n, before)
             git.run("reset", "--quiet", "--", *texts)
             raise
-        git.run("tag", "--annotate", tag, "--cleanup=verbatim", "-m", section)
+        with git.message_file(section) as message:
+            git.run("tag", "--annotate", tag, "--cleanup=verbatim", f"--file={message}")
         return str(git.run("rev-parse", "HEAD").strip())
 
     return result, apply
