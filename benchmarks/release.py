@@ -567,7 +567,8 @@ def profile_row(tools: Tools, tmp: Path, n: int, repo: Path, args: list[str]) ->
     entries = importtime(tools, repo, [tools.gitops_tools, *args])
     bare = importtime(tools, repo, ["-c", "pass"])
     # without the profiler: the top-level imports' cumulative times, less those of a bare start-up
-    real_imports = sum(us for indent, _, us in entries if indent == 0) - sum(us for indent, _, us in bare if indent == 0)
+    real_imports = (sum(us for depth, _, us in entries if depth == 0)
+                    - sum(us for depth, _, us in bare if depth == 0))
     loaded = {name for _, name, _ in entries}
     heavy = [m for m in ("git", "yaml", "ruamel.yaml", "tomlkit", "click", "semver") if m in loaded]
     other = total - imports - git_s
@@ -651,7 +652,8 @@ def details(groups: list[Group], titles: dict[str, str]) -> list[str]:
 
 
 TITLES = {
-    "1. next version": f"1. Next version: last tag `v1.0.0` {UNRELEASED} commits before HEAD (expected {EXPECTED_NEXT})",
+    "1. next version":
+        f"1. Next version: last tag `v1.0.0` {UNRELEASED} commits before HEAD (expected {EXPECTED_NEXT})",
     "2. changelog section": f"2. Changelog section of the {UNRELEASED} unreleased commits",
     "3. whole changelog": f"3. Whole changelog: {TAG_COUNT:,} annotated tags along the history",
 }
