@@ -426,7 +426,7 @@ def scenario_script(tools: Tools, tmp: Path, runs: int, big_repo: Path, big_base
 # ------------------------------------------------------------------------------------------------- imports
 
 
-WATCHED = ("git", "yaml", "ruamel")
+WATCHED = ("yaml", "ruamel", "tomlkit")
 
 
 def import_report(tools: Tools, cwd: Path, args: Sequence[str]) -> tuple[list[tuple[int, str]], dict[str, bool], int]:
@@ -512,14 +512,14 @@ def imports_section(tools: Tools, tmp: Path, big_repo: Path) -> list[str]:
          ["image", "set", BUMP_ENV, f"registry.example.com/team/svc{IMAGES_PER_ENV - 1}=*:9.0.0", "--dry-run"]),
     ]
     out = ["## Imports (`python -X importtime -m gitops_tools ARGS`, one run)", "",
-           "| command | modules imported | `git` | `yaml` | `ruamel` | top 5 cumulative (us) |",
+           "| command | modules imported | `yaml` | `ruamel` | `tomlkit` | top 5 cumulative (us) |",
            "| --- | ---: | :---: | :---: | :---: | --- |"]
     for label, cwd, args in probes:
         top, seen, count = import_report(tools, cwd, args)
         marks = " | ".join("**yes**" if seen[p] else "no" for p in WATCHED)
         tops = ", ".join(f"{name} {us:,}" for us, name in top)
         out.append(f"| {label} | {count} | {marks} | {tops} |")
-    out += ["", "`git` = GitPython, `yaml` = PyYAML, `ruamel` = ruamel.yaml. `--version` and `--help` should load "
+    out += ["", "`yaml` = PyYAML, `ruamel` = ruamel.yaml, `tomlkit` = tomlkit (release writes only). `--version` and `--help` should load "
             "none of them (reported, not asserted)."]
     return out
 

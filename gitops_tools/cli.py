@@ -7,7 +7,6 @@ Errors become exit codes in one place, :func:`main` (README, "Exit codes").
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from collections.abc import Sequence
@@ -475,6 +474,8 @@ def _json_done(data: dict[str, Any], diff: str | None, output: str) -> bool:
 
 
 def _print_json(data: object) -> None:
+    import json
+
     click.echo(json.dumps(data, indent=2, sort_keys=False))
 
 

@@ -8,12 +8,10 @@ a reader (or a process killed mid-write) sees the old file or the new one, never
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping as MappingABC
 from pathlib import Path
 
 from gitops_tools.errors import GitopsError, YamlError
-from gitops_tools.kustomize import KUSTOMIZATION_FILES
 
 
 def read_text(path: Path, display: str) -> str:
@@ -34,6 +32,8 @@ def read_text(path: Path, display: str) -> str:
 def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` in one rename, keeping the file's permission bits."""
     data = text.encode("utf-8")
+    import tempfile  # with shutil and the compressors: about 3 ms that only writers pay
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".gitops-tools.tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -61,6 +61,8 @@ def write_all(texts: MappingABC[Path, str]) -> None:
 
 def find_kustomization(directory: Path, display: str) -> Path:
     """The one kustomization file of ``directory`` (kustomize refuses a directory with two)."""
+    from gitops_tools.kustomize import KUSTOMIZATION_FILES  # not at import: release reads no YAML
+
     found = [name for name in KUSTOMIZATION_FILES if (directory / name).is_file()]
     if not found:
         raise GitopsError(

@@ -10,7 +10,6 @@ Pure: text and numbers in, decisions out (the random source and the clock are pa
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
@@ -105,5 +104,7 @@ class Backoff(NamedTuple):
 
 def mr_branch(env: str, action: str, change_lines: Iterable[str]) -> str:
     """The deterministic branch of a merge request: the same change again goes to the same branch."""
+    import hashlib  # loads OpenSSL (about 10 ms): only when a branch name is needed
+
     digest = hashlib.sha256("\n".join(sorted(change_lines)).encode()).hexdigest()[:12]
     return f"gitops/{env}/{action}-{digest}"

@@ -1,4 +1,5 @@
-"""Commands load only what they use: `--version` and `--help` import no YAML, git or version library."""
+"""Commands load only what they use: `--version` and `--help` import no YAML, TOML or version library and run no
+git; an edit without a commit runs no git; a release that only reads does not load the TOML writer."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("git", "yaml", "ruamel", "semver", "tomlkit", "filelock", "difflib")
+HEAVY = ("yaml", "ruamel", "semver", "tomlkit", "filelock", "difflib", "subprocess", "gitops_tools.gitrepo")
 
 
 def imported_modules(*args: str, cwd: Path | None = None) -> set[str]:
@@ -22,7 +23,8 @@ def imported_modules(*args: str, cwd: Path | None = None) -> set[str]:
         "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=60)
-    return {line.split(".")[0] for line in r.stderr.splitlines()}
+    names = set(r.stderr.splitlines())
+    return names | {name.split(".")[0] for name in names}
 
 
 @pytest.mark.parametrize("args", [("--version",), ("--help",), ("image", "set", "--help")])
@@ -42,5 +44,15 @@ def test_version_output() -> None:
 def test_edit_without_commit_does_not_load_git(tmp_path: Path) -> None:
     (tmp_path / "kustomization.yaml").write_text("images:\n  - name: a/b\n    newTag: v1\n")
     loaded = imported_modules("image", "set", ".", "a/b:v2", cwd=tmp_path)
-    assert "yaml" in loaded and "git" not in loaded and "ruamel" not in loaded
+    assert "yaml" in loaded and "gitops_tools.gitrepo" not in loaded and "ruamel" not in loaded
     assert (tmp_path / "kustomization.yaml").read_text() == "images:\n  - name: a/b\n    newTag: v2\n"
+
+
+def test_release_that_only_reads_loads_no_toml_writer_and_no_yaml(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "lib"\nversion = "1.0.0"\n')
+    subprocess.run(["git", "-C", str(tmp_path), "add", "."], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "commit", "-qm", "feat: first"], check=True)
+    loaded = imported_modules("release", "--print-next-version", cwd=tmp_path)
+    assert "gitops_tools.release" in loaded and "semver" in loaded
+    assert sorted({"tomlkit", "yaml", "ruamel", "filelock", "gitops_tools.kustomize"} & loaded) == []
