@@ -164,11 +164,20 @@ def release(path: Path, *, tag_prefix: str | None = None, prerelease: str | None
             return result._replace(pushed=True)
         except PushRejected as err:
             reason = rejection_reason(err.stderr)
-            if err.kind == FINAL:
-                raise GitopsError(f"push of {result.tag} rejected: {reason}",
-                                  fix="the remote refused it for good (hook, protection or credentials)") from None
-            if err.kind == TEMPORARY or attempt >= backoff.attempts or time.monotonic() - start >= backoff.deadline:
-                raise TemporaryError(f"push of {result.tag} failed: {reason}", fix="retry later (exit 75)") from None
+            final = err.kind == FINAL
+            if final or err.kind == TEMPORARY or attempt >= backoff.attempts or \
+                    time.monotonic() - start >= backoff.deadline:
+                # Nothing left behind: a release commit and tag that only exist here would make the next run
+                # find "nothing to release" and never push them.
+                git.run("tag", "-d", str(result.tag))
+                git.run("reset", "--quiet", "--keep", "HEAD~1")
+                undone = f"the release commit and tag {result.tag} were undone in this checkout"
+                if final:
+                    raise GitopsError(f"push of {result.tag} rejected: {reason}",
+                                      fix=f"the remote refused it for good (hook, protection or credentials); "
+                                          f"{undone}") from None
+                raise TemporaryError(f"push of {result.tag} failed: {reason}",
+                                     fix=f"retry later (exit 75); {undone}") from None
         # Someone pushed first: start again from the remote state (the level may change with their commits).
         import random
 
@@ -259,6 +268,10 @@ def _plan(git: Any, root: Path, rel: str, tag_prefix: str | None, prerelease: st
 
     def apply() -> str:
         assert nxt is not None and tag is not None
+        dirty = git.dirty_paths(list(files))
+        if dirty:  # the release commit would carry someone's unfinished edits
+            raise GitopsError(f"uncommitted changes in {', '.join(dirty)}", file=dirty[0],
+                              fix="commit or stash them first: release commits these files; nothing was written")
         new_version = str(nxt)
         import tomlkit
 
@@ -322,7 +335,8 @@ def full_changelog(path: Path, tag_prefix: str | None = None, verbose: bool = Fa
             tags[fields[1]] = (fields[2], fields[3])
         elif len(fields) == 3:  # a lightweight tag
             tags[fields[0]] = (fields[1], fields[2])
-    log = git.run("log", "--format=%x1e%H%x1f%B", "HEAD", "--", rel if where else ".")
+    # at the repository root, no pathspec: every commit counts (as in release), and git compares no trees
+    log = git.run("log", "--format=%x1e%H%x1f%B", "HEAD", *(["--", rel] if where else []))
     counted = {t for t, lvl in config.types.items() if lvl != "none"}
     extra = sorted(counted - {"feat", "fix", "perf"})
     # ranges, newest first: (tag name or None for unreleased, date, commits)

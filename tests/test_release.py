@@ -661,28 +661,67 @@ def test_retries_stop_at_the_deadline(tmp_path: Path) -> None:
     assert race.attempts == 1  # the deadline had passed at the first rejection; got 4 attempts
 
 
-def test_push_is_atomic(tmp_path: Path) -> None:
-    remote, work, _ = library(tmp_path, messages=("fix: a",))
+def update_hook(remote: Path, body: str) -> Path:
+    """Install ``body`` as the bare remote's ``update`` hook (it runs once per ref; exit 1 refuses it)."""
     hook = remote / "hooks" / "update"
     hook.parent.mkdir(exist_ok=True)
-    hook.write_text('#!/bin/sh\ncase "$1" in refs/tags/*) echo "no tags from CI" >&2; exit 1;; esac\nexit 0\n')
+    hook.write_text("#!/bin/sh\n" + body)
     hook.chmod(0o755)
-    before = git(remote, "for-each-ref")
+    return hook
+
+
+def test_push_is_atomic(tmp_path: Path) -> None:
+    remote, work, _ = library(tmp_path, messages=("fix: a",))
+    update_hook(remote, 'case "$1" in refs/tags/*) echo "no tags from CI" >&2; exit 1;; esac\nexit 0\n')
+    before = state(work, remote)
 
     r = run(work, "release")
 
     assert r.returncode == 1
     assert r.stderr.startswith("error: push of v1.2.4 rejected: no tags from CI;"), r.stderr
-    assert "hint: the remote refused it for good (hook, protection or credentials)" in r.stderr
-    assert git(remote, "for-each-ref") == before  # the branch did not move without its tag
+    assert ("hint: the remote refused it for good (hook, protection or credentials); the release commit and tag "
+            "v1.2.4 were undone in this checkout") in r.stderr
+    # the branch did not move without its tag, and nothing is left behind here for a rerun to trip over
+    assert state(work, remote) == before
+
+
+def test_rerun_after_a_refused_push_releases_again(tmp_path: Path) -> None:
+    remote, work, _ = library(tmp_path, messages=("fix: a",))
+    hook = update_hook(remote, 'echo "closed for the weekend" >&2\nexit 1\n')
+    assert run(work, "release").returncode == 1
+    hook.unlink()
+
+    r = run(work, "release")
+
+    assert r.returncode == 0, r.stderr
+    assert git(remote, "tag", "--list") == "v1.2.3\nv1.2.4\n"
+    assert git(remote, "log", "-1", "--format=%s", "main") == "chore(release): lib 1.2.4\n"
 
 
 def test_unreachable_remote_is_temporary(tmp_path: Path) -> None:
     remote, work, _ = library(tmp_path, messages=("fix: a",))
+    head, tags, tree = git(work, "rev-parse", "HEAD"), git(work, "tag", "--list"), tree_bytes(work)
     shutil.rmtree(remote)
     r = run(work, "release")
     assert r.returncode == 75, r.stderr
     assert r.stderr.startswith("error: push of v1.2.4 failed:")
+    assert "hint: retry later (exit 75); the release commit and tag v1.2.4 were undone in this checkout" in r.stderr
+    assert (git(work, "rev-parse", "HEAD"), git(work, "tag", "--list"), tree_bytes(work)) == (head, tags, tree)
+
+
+@pytest.mark.parametrize("dirty", ["pyproject.toml", "CHANGELOG.md", "src/lib/__init__.py"])
+def test_uncommitted_changes_in_the_files_it_writes_are_refused(tmp_path: Path, dirty: str) -> None:
+    remote, work, _ = library(tmp_path, messages=("fix: a",))
+    path = work / dirty
+    path.write_text((path.read_text() if path.exists() else "") + "# not finished\n")
+    before = state(work, remote)
+
+    r = run(work, "release")
+
+    assert r.returncode == 1, r.stderr
+    assert r.stderr == (f"error: {dirty}: uncommitted changes in {dirty}\n"
+                        "hint: commit or stash them first: release commits these files; nothing was written\n")
+    assert state(work, remote) == before
 
 
 def test_no_push(tmp_path: Path) -> None:
