@@ -30,6 +30,9 @@ default::
       refuse_mutable_tags: true   # bool: protected environments refuse mutable tags
       mutable_tags: [latest, main, master, develop, dev, stable, edge, nightly]   # list of str
       promote_to_next_only: true  # bool: promotion only to the next environment unless --force
+      only_from_previous: true    # bool: a protected environment takes only what the environment before it runs
+      min_age:                    # mapping: target environment -> how long a version must have run in the
+        prod: 1d                  #   environment it comes from (a number and s, m, h or d; from history)
 
 Why the strictness: this file decides what may be pushed to production, so a typo must not silently become a
 default.  Unknown keys are errors (with a "did you mean"), duplicate keys are errors, and the file is read as
@@ -110,7 +113,8 @@ _ENV_KEYS = ("name", "path", "protected")
 _COMMIT_KEYS = ("author_name", "author_email", "skip_ci", "sign")
 _IMAGE_KEYS = ("values",)
 _VALUES_KEYS = ("file", "key", "field")
-_POLICY_KEYS = ("allow_downgrade", "refuse_mutable_tags", "mutable_tags", "promote_to_next_only")
+_POLICY_KEYS = ("allow_downgrade", "refuse_mutable_tags", "mutable_tags", "promote_to_next_only", "only_from_previous",
+                "min_age")
 # A key that belongs one level down is a common mistake; say where it goes instead of only "unknown key".
 _NESTED_HOME = {
     **{key: '"commit:"' for key in _COMMIT_KEYS},
@@ -175,6 +179,11 @@ class Policies:
     refuse_mutable_tags: bool = True
     mutable_tags: tuple[str, ...] = DEFAULT_MUTABLE_TAGS
     promote_to_next_only: bool = True
+    only_from_previous: bool = True
+    min_age: tuple[tuple[str, str], ...] = ()  # (target environment, duration text), as written
+
+    def min_age_for(self, target: str) -> str | None:
+        return next((text for env, text in self.min_age if env == target), None)
 
 
 @dataclass(frozen=True)
@@ -471,6 +480,16 @@ _Pos = tuple[int | None, int | None]
 _ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int | None:
+    """``30m``, ``2h``, ``1d`` → seconds; None when ``text`` is not a number followed by s, m, h or d."""
+    if len(text) < 2 or text[-1] not in _DURATION_UNITS or not text[:-1].isdigit() or not text[:-1].isascii():
+        return None
+    return int(text[:-1]) * _DURATION_UNITS[text[-1]]
+
+
 def _q(value: str) -> str:
     """A string in double quotes, with escapes for quotes, backslashes and control characters (as JSON does)."""
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
@@ -731,13 +750,14 @@ class _Reader:
                 )
 
         repo_url = self.get_str(data, "repo_url", "repo_url") if "repo_url" in data else None
+        environments = self.environments(data)
         return Config(
-            environments=self.environments(data),
+            environments=environments,
             repo_url=repo_url,
             branch=branch,
             commit=self.commit(data),
             images=self.images(data),
-            policies=self.policies(data),
+            policies=self.policies(data, environments),
             source=self.filename,
         )
 
@@ -965,7 +985,7 @@ class _Reader:
         fix = f"did you mean {_q(close)}? {listing}" if close is not None else listing
         self.fail(f"unknown field {_q(value)}", fix, path, self.value_pos(item, "field"))
 
-    def policies(self, data: Any) -> Policies:
+    def policies(self, data: Any, environments: Sequence[Environment]) -> Policies:
         section = self.get_mapping(data, "policies", "policies")
         self.check_keys(section, _POLICY_KEYS, "policies")
         mutable_tags = DEFAULT_MUTABLE_TAGS
@@ -1007,7 +1027,29 @@ class _Reader:
             promote_to_next_only=self.get_bool(
                 section, "promote_to_next_only", "policies.promote_to_next_only", True
             ),
+            only_from_previous=self.get_bool(section, "only_from_previous", "policies.only_from_previous", True),
+            min_age=self.min_ages(section, [e.name for e in environments]),
         )
+
+    def min_ages(self, section: Any, names: Sequence[str]) -> tuple[tuple[str, str], ...]:
+        ages = self.get_mapping(section, "min_age", "policies.min_age")
+        out: list[tuple[str, str]] = []
+        for key in ages:
+            name = _key_text(key)
+            path = f"policies.min_age.{name}"
+            if not isinstance(key, str) or name not in names:
+                close = _close_match(name, names) if isinstance(key, str) else None
+                listing = f"environments: {', '.join(names)}"
+                self.fail(f"unknown environment {_q(name)}",
+                          f"did you mean {_q(close)}? {listing}" if close is not None else listing,
+                          path, self.key_pos(ages, key))
+            text = self.get_str(ages, key, path, required=True) if isinstance(self.unwrap(ages[key]), str) else None
+            if text is None or parse_duration(text) is None:
+                problem = (f"invalid duration {_q(text)}" if text is not None else
+                           f"expected a duration such as 1d, got {self.describe(self.unwrap(ages[key]))}")
+                self.fail(problem, "write a number and a unit: 30m, 2h, 1d", path, self.value_pos(ages, key))
+            out.append((name, str(text)))
+        return tuple(out)
 
 
 def _branch_problem(name: str) -> str | None:

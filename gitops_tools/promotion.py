@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from gitops_tools import policy
-from gitops_tools.auth import from_environment, git_environment
+from gitops_tools.auth import from_environment
 from gitops_tools.envstate import (
     Difference,
     EnvImages,
@@ -28,6 +28,7 @@ from gitops_tools.files import find_kustomization, read_text
 from gitops_tools.history import LOG_FORMAT, Event, events, parse_log, since_when
 from gitops_tools.imageset import plan as plan_images
 from gitops_tools.kustomize import ImageSpec, KustImage
+from gitops_tools.config import parse_duration
 from gitops_tools.workspace import Workspace, open_workspace
 from gitops_tools.writer import Applied, Landed, WriteOptions, land
 
@@ -40,11 +41,11 @@ def _env_images(ws: Workspace, name: str) -> EnvImages:
     return read_env_images(env.name, read_text(kfile, display), display)
 
 
-def _workspace(cwd: Path, repo_dir: Path | None) -> Workspace:
+def _workspace(cwd: Path, repo_dir: Path | None, verbose: bool = False) -> Workspace:
     ws = open_workspace(cwd, repo_dir)
     if ws.root is None:
         raise GitopsError("not in a GitOps repository", fix="run from the checkout, or pass -C DIR")
-    return ws
+    return ws._replace(git=_local_git(ws.root, verbose)) if ws.in_checkout else ws
 
 
 def status(cwd: Path, repo_dir: Path | None, images: Sequence[str] = ()) -> Matrix:
@@ -57,25 +58,36 @@ def diff(cwd: Path, repo_dir: Path | None, a: str, b: str, images: Sequence[str]
     return differences(_env_images(ws, a), _env_images(ws, b), images)
 
 
-def _git(ws: Workspace) -> Any:
+def _local_git(root: Path, verbose: bool) -> Any:
     from gitops_tools.gitrepo import GitRepo
 
+    return GitRepo.with_credentials(root, from_environment(os.environ), verbose=verbose)
+
+
+def _git(ws: Workspace) -> Any:
+    """The git of this run (the writer's, with its credentials and -v), else one for the checkout."""
     assert ws.root is not None
-    return GitRepo(ws.root, env=git_environment(from_environment(os.environ)))
+    return ws.git if ws.git is not None else _local_git(ws.root, False)
+
+
+def _deepen(git: Any) -> None:
+    """History is read from commits: a shallow clone fetches the rest first."""
+    if git.run("rev-parse", "--is-shallow-repository").strip() == "true":
+        git.network_step("fetch", "--quiet", "--unshallow", fix="check the URL and the token")
 
 
 def _log(ws: Workspace, paths: Sequence[str], since: str | None = None) -> list[Any]:
     git = _git(ws)
-    if git.run("rev-parse", "--is-shallow-repository").strip() == "true":
-        git.network("fetch", "--quiet", "--unshallow")
+    _deepen(git)
     args = ["log", f"--format={LOG_FORMAT}", "--name-only"]
     if since:
         args.append(f"--since={since}")
     return parse_log(git.run(*args, "--", *paths))
 
 
-def history(cwd: Path, repo_dir: Path | None, env: str | None, image: str | None, since: str | None) -> list[Event]:
-    ws = _workspace(cwd, repo_dir)
+def history(cwd: Path, repo_dir: Path | None, env: str | None, image: str | None, since: str | None,
+            verbose: bool = False) -> list[Event]:
+    ws = _workspace(cwd, repo_dir, verbose)
     if env is not None:
         ws.config.environment(env)
     paths = {e.name: e.path for e in ws.config.environments}
@@ -111,10 +123,10 @@ def _spec(entry: KustImage) -> ImageSpec:
 
 
 def _parse_duration(text: str) -> datetime.timedelta:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if not text or text[-1] not in units or not text[:-1].isdigit():
+    seconds = parse_duration(text)
+    if seconds is None:
         raise GitopsError(f"invalid duration {text!r}", fix="write a number and a unit: 30m, 2h, 1d")
-    return datetime.timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    return datetime.timedelta(seconds=seconds)
 
 
 def promote(cwd: Path, repo_dir: Path | None, source: str, target: str, images: Sequence[str], force: bool,
@@ -165,7 +177,7 @@ def _plan(ws: Workspace, src: EnvImages, dst: EnvImages, images: Sequence[str], 
         PlanItem(n, dst.images.get(n), src.images[n]) for n in names
         if _fields(dst.images.get(n)) != _fields(src.images[n])
     )
-    if target_env.protected:
+    if target_env.protected and config.policies.only_from_previous:
         previous = config.previous_environment(dst.env)
         if previous is not None and previous.name != src.env:
             prev_images = _env_images(ws, previous.name).images
@@ -177,15 +189,22 @@ def _plan(ws: Workspace, src: EnvImages, dst: EnvImages, images: Sequence[str], 
                         file=dst.file, key=f"images[name={item.image}]",
                         fix=f"promote {src.env} to {previous.name} first",
                     )
+    if target_env.protected:
         for item in items:
             policy.check_mutable(config, target_env, item.image, item.source, dst.file)
-    if min_age and items:
-        _check_age(ws, src, items, _parse_duration(min_age), now or datetime.datetime.now(datetime.timezone.utc))
+    # --min-age, else the configured minimum for this target (policies.min_age); "--min-age 0s" waives it
+    configured = config.policies.min_age_for(dst.env)
+    age = min_age if min_age is not None else configured
+    minimum = _parse_duration(age) if age else datetime.timedelta(0)
+    if minimum and items:
+        waive = ("promote without --min-age" if min_age is not None else
+                 f"pass --min-age 0s to waive policies.min_age.{dst.env} of gitops-tools.yaml")
+        _check_age(ws, src, items, minimum, now or datetime.datetime.now(datetime.timezone.utc), waive)
     return items
 
 
 def _check_age(ws: Workspace, src: EnvImages, items: Sequence[PlanItem], minimum: datetime.timedelta,
-               now: datetime.datetime) -> None:
+               now: datetime.datetime, waive: str) -> None:
     env = ws.config.environment(src.env)
     commits = _log(ws, [env.path])
     for item in items:
@@ -194,13 +213,13 @@ def _check_age(ws: Workspace, src: EnvImages, items: Sequence[PlanItem], minimum
             raise PolicyError(
                 f"no record of when {item.image} became {item.source.value} in {src.env} "
                 "(its last change there has no Gitops-Change trailer saying so)",
-                fix="promote without --min-age, or set the image with gitops-tools so that history records it",
+                fix=f"{waive}, or set the image with gitops-tools so that history records it",
             )
         age = now - datetime.datetime.fromisoformat(found.date)
         if age < minimum:
             raise PolicyError(
                 f"{item.image} {item.source.value} has run in {src.env} for {_human(age)}, less than {_human(minimum)}",
-                fix=f"wait, or promote without --min-age",
+                fix=f"wait, or {waive}",
             )
 
 
@@ -238,8 +257,7 @@ def rollback(cwd: Path, repo_dir: Path | None, env_name: str, to: str | None, im
         kfile = find_kustomization(ws.root / env.path, env.path)
         path = ws.display(kfile)
         git = _git(ws)
-        if git.run("rev-parse", "--is-shallow-repository").strip() == "true":
-            git.network("fetch", "--quiet", "--unshallow")
+        _deepen(git)
         if not revisions:
             if to is not None:
                 try:

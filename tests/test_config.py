@@ -63,6 +63,9 @@ policies:
   refuse_mutable_tags: false
   mutable_tags: [latest, snapshot]
   promote_to_next_only: false
+  only_from_previous: false
+  min_age:
+    prod: 36h
 """
 
 FULL_EXPECTED = Config(
@@ -93,6 +96,8 @@ FULL_EXPECTED = Config(
         refuse_mutable_tags=False,
         mutable_tags=("latest", "snapshot"),
         promote_to_next_only=False,
+        only_from_previous=False,
+        min_age=(("prod", "36h"),),
     ),
     source="gitops-tools.yaml",
 )
@@ -203,6 +208,7 @@ def test_defaults_of_the_dataclasses() -> None:
 
 
 ENVS = "environments: [{name: dev}]\n"
+TWO_ENVS = "environments: [{name: dev}, {name: prod, protected: true}]\n"
 IMG = ENVS + "images:\n  aegis/api:\n    values:\n      - file: values.yaml\n"
 
 # (id, text, problem, fix, line, column, key)
@@ -406,7 +412,8 @@ ERRORS = [
         ENVS + "policies:\n  allow_downgrades: true\n",
         'unknown key "allow_downgrades"',
         'did you mean "allow_downgrade"? '
-        "keys allowed here: allow_downgrade, refuse_mutable_tags, mutable_tags, promote_to_next_only",
+        "keys allowed here: allow_downgrade, refuse_mutable_tags, mutable_tags, promote_to_next_only, "
+        "only_from_previous, min_age",
         3,
         3,
         "policies.allow_downgrades",
@@ -1039,6 +1046,42 @@ ERRORS = [
         "images.aegis/ui.values[0].key",
     ),
     (
+        "min-age-unknown-environment",
+        TWO_ENVS + "policies:\n  min_age:\n    prdo: 1d\n",
+        'unknown environment "prdo"',
+        'did you mean "prod"? environments: dev, prod',
+        4,
+        5,
+        "policies.min_age.prdo",
+    ),
+    (
+        "min-age-without-unit",
+        TWO_ENVS + "policies:\n  min_age:\n    prod: 24\n",
+        "expected a duration such as 1d, got the integer 24",
+        "write a number and a unit: 30m, 2h, 1d",
+        4,
+        11,
+        "policies.min_age.prod",
+    ),
+    (
+        "min-age-unknown-unit",
+        TWO_ENVS + "policies:\n  min_age:\n    prod: 2w\n",
+        'invalid duration "2w"',
+        "write a number and a unit: 30m, 2h, 1d",
+        4,
+        11,
+        "policies.min_age.prod",
+    ),
+    (
+        "only-from-previous-not-bool",
+        ENVS + "policies:\n  only_from_previous: yes\n",
+        'expected a boolean (true or false), got the string "yes"',
+        "write true or false",
+        3,
+        23,
+        "policies.only_from_previous",
+    ),
+    (
         "invalid-mutable-tag",
         ENVS + "policies:\n  mutable_tags: [latest, -rc]\n",
         'invalid tag "-rc"',
@@ -1258,5 +1301,7 @@ def test_module_docstring_documents_every_key() -> None:
         "refuse_mutable_tags:",
         "mutable_tags:",
         "promote_to_next_only:",
+        "only_from_previous:",
+        "min_age:",
     ):
         assert key in doc

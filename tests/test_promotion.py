@@ -458,6 +458,47 @@ def test_min_age_reads_when_the_version_reached_the_source_from_history(
     ok(run(repo, "promote", "dev", "staging"))
 
 
+def configure(repo: Path, policies: str) -> None:
+    """Replace the policies: section of the checkout's gitops-tools.yaml and commit it by hand."""
+    path = repo / "gitops-tools.yaml"
+    text = path.read_text()
+    start = text.index("policies:\n")
+    end = text.index("\n\n", start)
+    path.write_text(text[:start] + policies + text[end:])
+    git(repo, "commit", "-qam", "chore: policies")
+
+
+def test_min_age_from_the_configuration_and_waiving_it(tmp_path: Path) -> None:
+    repo = checkout(tmp_path)
+    configure(repo, "policies:\n  min_age:\n    staging: 2h\n")
+    ok(run(repo, "image", "set", "dev", "aegis/api=*:1.5.0"))  # a few seconds ago
+    before = head_and_status(repo)
+
+    r = run(repo, "promote", "dev", "staging")
+
+    assert (r.returncode, r.stdout) == (1, "")
+    assert re.fullmatch(
+        rf"error: aegis/api {API}:1\.5\.0 has run in dev for 0m\d{{1,2}}s, less than 2h0m\n"
+        r"hint: wait, or pass --min-age 0s to waive policies\.min_age\.staging of gitops-tools\.yaml\n",
+        r.stderr), r.stderr
+    assert head_and_status(repo) == before
+    ok(run(repo, "promote", "--min-age", "0s", "dev", "staging"))  # waived on purpose
+    assert show(repo, KUST.format("staging")).count("newTag: 1.5.0") == 1
+    ok(run(repo, "promote", "staging", "prod"))  # no minimum configured for prod
+
+
+def test_only_from_previous_can_be_turned_off(tmp_path: Path) -> None:
+    repo = checkout(tmp_path)
+    refused(run(repo, "promote", "--force", "dev", "prod"),
+            "error: environments/prod/kustomization.yaml: images[name=aegis/api]: prod only takes what staging "
+            f"runs: aegis/api {API}:1.4.2 is not running in staging\n"
+            "hint: promote dev to staging first\n")
+    configure(repo, "policies:\n  only_from_previous: false\n")
+    r = ok(run(repo, "promote", "--force", "dev", "prod"))
+    assert r.stdout.splitlines()[1] == f"aegis/api             {API}:1.4.0             {API}:1.4.2"
+    assert show(repo, KUST.format("prod")).count("newTag: 1.4.2") == 1
+
+
 def test_min_age_does_not_count_a_version_that_history_says_was_replaced(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = checkout(tmp_path)
