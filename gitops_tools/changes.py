@@ -8,7 +8,7 @@ Pure.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 
@@ -93,6 +93,29 @@ def commit_message(
     trailers = [f"Gitops-Action: {action}", *trailer_lines(scope, changed)]
     trailers += [f"{k}: {v}" for k, v in extra_trailers]
     return "\n".join([subject, "", *body, "", *trailers]) + "\n"
+
+
+FALLBACK_NAME, FALLBACK_EMAIL = "gitops-tools", "gitops-tools@localhost"
+
+
+def identity(configured: tuple[str | None, str | None], env: Mapping[str, str],
+             git_has_email: bool) -> tuple[str | None, dict[str, str]]:
+    """Who a commit (or tag) is by: the configured author, else the GitLab user of the pipeline
+    (``GITLAB_USER_NAME``/``GITLAB_USER_EMAIL``); and a committer for a machine where git has no identity
+    (a fresh CI image), so that the commit does not fail there. Returns (``--author`` value or None, extra
+    environment for git)."""
+    name, email = configured
+    author = None
+    if name and email:
+        author = f"{name} <{email}>"
+    elif env.get("GITLAB_USER_NAME") and env.get("GITLAB_USER_EMAIL"):
+        author = f"{env['GITLAB_USER_NAME']} <{env['GITLAB_USER_EMAIL']}>"
+    extra: dict[str, str] = {}
+    if not (env.get("GIT_COMMITTER_EMAIL") or git_has_email):
+        extra = {"GIT_COMMITTER_NAME": FALLBACK_NAME, "GIT_COMMITTER_EMAIL": FALLBACK_EMAIL}
+        if author is None:
+            author = f"{FALLBACK_NAME} <{FALLBACK_EMAIL}>"
+    return author, extra
 
 
 def unified_diff(file: str, before: str, after: str) -> str:

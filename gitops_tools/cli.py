@@ -195,7 +195,7 @@ def validate_cmd(obj: dict[str, Any], envs: tuple[str, ...], output: str) -> Non
     output = _STATE["output"] = output or obj["output"]
     from gitops_tools.validate import validate
 
-    result = validate(Path.cwd(), obj["repo_dir"], envs)
+    result = validate(Path.cwd(), obj["repo_dir"], envs, verbose=obj["verbose"] > 0)
     if output == "json":
         _print_json(result.as_dict())
     else:
@@ -289,7 +289,7 @@ def history_cmd(obj: dict[str, Any], /, env: str | None, image: str | None, sinc
     output = _STATE["output"] = output or obj["output"]
     from gitops_tools.promotion import history
 
-    found = history(Path.cwd(), obj["repo_dir"], env, image, since)
+    found = history(Path.cwd(), obj["repo_dir"], env, image, since, verbose=obj["verbose"] > 0)
     if output == "json":
         _print_json({"events": [e.as_dict() for e in found]})
         return
@@ -383,15 +383,21 @@ def rollback_cmd(obj: dict[str, Any], /, env: str, to: str | None, images: tuple
 @click.option("--prerelease", metavar="TOKEN", help="Make a pre-release: X.Y.Z-TOKEN.1, then .2, ...")
 @click.option("--print-next-version", is_flag=True, help="Print the next version (nothing if none) and stop.")
 @click.option("--explain", is_flag=True, help="List which commits decided the level, which were ignored and why.")
-@click.option("--branch", envvar="GITOPS_BRANCH", metavar="BRANCH",
-              help="The branch to push the release commit to (needed when HEAD is detached, as in CI).")
+@click.option("--branch", metavar="BRANCH",
+              help="The branch to push the release commit to (when HEAD is detached: default CI_COMMIT_BRANCH).")
+@click.option("--repo-url", metavar="URL",
+              help="Release in a fresh clone of URL (PATH relative to its root), push, remove the clone; the "
+                   "token comes from GITOPS_TOKEN or CI_JOB_TOKEN. (Not read from GITOPS_REPO_URL, which names "
+                   "the GitOps repository.)")
 @click.option("--no-push", is_flag=True, help="Commit and tag, but do not push.")
-@dry_run_option
+@click.option("--dry-run", is_flag=True, envvar="GITOPS_DRY_RUN",
+              help="Print the next version and the CHANGELOG section; write, commit and tag nothing. "
+                   "[env: GITOPS_DRY_RUN]")
 @output_option
 @click.pass_obj
 def release_cmd(obj: dict[str, Any], /, path: Path, tag_prefix: str | None, prerelease: str | None,
-                print_next_version: bool, explain: bool, branch: str | None, no_push: bool, dry_run: bool,
-                output: str | None) -> None:
+                print_next_version: bool, explain: bool, branch: str | None, repo_url: str | None, no_push: bool,
+                dry_run: bool, output: str | None) -> None:
     """Release the library at PATH from its Conventional Commits: next semver, CHANGELOG.md section,
     version in pyproject.toml (and configured files), commit `chore(release): NAME VERSION`, annotated tag,
     commit and tag pushed together.
@@ -405,7 +411,8 @@ def release_cmd(obj: dict[str, Any], /, path: Path, tag_prefix: str | None, prer
     from gitops_tools.release import release
 
     result = release(path, tag_prefix=tag_prefix, prerelease=prerelease, dry_run=dry_run,
-                     print_only=print_next_version, push=not no_push, branch=branch, verbose=obj["verbose"] > 0)
+                     print_only=print_next_version, push=not no_push, branch=branch, verbose=obj["verbose"] > 0,
+                     repo_url=repo_url)
     if output == "json":
         _print_json(result.as_dict())
         return
@@ -434,12 +441,18 @@ def release_cmd(obj: dict[str, Any], /, path: Path, tag_prefix: str | None, prer
 @cli.command("changelog", context_settings=CONTEXT_SETTINGS)
 @click.argument("path", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--tag-prefix", envvar="GITOPS_TAG_PREFIX", metavar="P", help="Tags look like P1.2.3.")
+@output_option
 @click.pass_obj
-def changelog_cmd(obj: dict[str, Any], /, path: Path, tag_prefix: str | None) -> None:
+def changelog_cmd(obj: dict[str, Any], /, path: Path, tag_prefix: str | None, output: str | None) -> None:
     """Render the whole history of PATH as a changelog, one section per release tag (to stdout)."""
+    output = _STATE["output"] = output or obj["output"]
     from gitops_tools.release import full_changelog
 
-    click.echo(full_changelog(path, tag_prefix, verbose=obj["verbose"] > 0), nl=False)
+    text = full_changelog(path, tag_prefix, verbose=obj["verbose"] > 0)
+    if output == "json":
+        _print_json({"changelog": text})
+        return
+    click.echo(text, nl=False)
 
 
 def _landed_lines(landed: Any, dry_run: bool, env: str) -> None:

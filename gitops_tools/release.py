@@ -21,6 +21,7 @@ Configuration, in the library's ``pyproject.toml``::
 from __future__ import annotations
 
 import datetime
+import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from gitops_tools.changelog import prepend, render_section
+from gitops_tools.changes import identity
 from gitops_tools.conventional import DEFAULT_TYPES, LEVELS, Commit, Decision, decide, parse_all
 from gitops_tools.errors import GitopsError, TemporaryError
 from gitops_tools.files import read_text, write_atomic
@@ -116,12 +118,47 @@ def load_config(pyproject_text: str, file: str, tag_prefix: str | None) -> tuple
     return config, str(version)
 
 
+class _Remote(NamedTuple):
+    """Where fetches and pushes go: a git whose environment carries the token (if any), and the URL to name
+    (the remote's URL without credentials for HTTP(S), so a token in ``.git/config`` is never used or shown;
+    else ``origin``)."""
+
+    git: Any
+    url: str
+
+
+def _remote(root: Path, url: str | None, verbose: bool, env: Mapping[str, str]) -> _Remote | None:
+    from gitops_tools.auth import from_environment, git_environment, split_url
+    from gitops_tools.gitrepo import GitRepo
+
+    if url is None:
+        try:
+            url = GitRepo(root, verbose=verbose).run("remote", "get-url", "origin").strip()
+        except GitopsError:
+            return None  # no origin: commit and tag here, push nothing
+        if not url.startswith(("https://", "http://")):
+            return _Remote(GitRepo(root, verbose=verbose), "origin")
+    clean, url_creds = split_url(url)
+    if not clean.startswith(("https://", "http://")):
+        return _Remote(GitRepo(root, verbose=verbose), clean)
+    creds = from_environment(env) or url_creds
+    secrets = (*(creds.secrets if creds else ()), *(url_creds.secrets if url_creds else ()))
+    return _Remote(GitRepo(root, verbose=verbose, secrets=secrets, env=git_environment(creds)), clean)
+
+
 def release(path: Path, *, tag_prefix: str | None = None, prerelease: str | None = None, dry_run: bool = False,
             print_only: bool = False, push: bool = True, branch: str | None = None, verbose: bool = False,
+            repo_url: str | None = None, env: Mapping[str, str] | None = None,
             today: Callable[[], datetime.date] = datetime.date.today, backoff: Backoff = Backoff(),
             sleep: Callable[[float], None] | None = None) -> ReleaseResult:
-    from gitops_tools.gitrepo import GitRepo, PushRejected
+    """Release the library at ``path``: in this checkout, or (``repo_url``) in a fresh clone of that
+    repository, where ``path`` is relative to its root and the clone is removed afterwards."""
+    from gitops_tools.gitrepo import GitRepo
 
+    environ = os.environ if env is None else env
+    run = _Run(tag_prefix, prerelease, dry_run, print_only, push, today, backoff, sleep or time.sleep, environ)
+    if repo_url:
+        return _release_in_clone(repo_url, path, branch, verbose, run)
     if not path.is_dir():
         raise GitopsError(f"{path}: no such directory", fix="give the directory of the library to release")
     probe = GitRepo(path, verbose=verbose)
@@ -133,59 +170,128 @@ def release(path: Path, *, tag_prefix: str | None = None, prerelease: str | None
     rel = path.resolve().relative_to(root.resolve()).as_posix()
     rel = "" if rel == "." else rel
     warnings: list[str] = []
+    remote: _Remote | None = None
     if shallow == "true":
-        if not git.run("remote").strip():
+        remote = _remote(root, None, verbose, environ)
+        if remote is None:
             raise GitopsError("the clone is shallow and has no remote to deepen it from",
                               fix="clone with the whole history (GIT_DEPTH: 0 in GitLab CI)")
         warnings.append("the clone was shallow: fetched the whole history and the tags")
-        git.network("fetch", "--quiet", "--unshallow", "--tags", "origin")
+        remote.git.network_step("fetch", "--quiet", "--unshallow", "--tags", remote.url,
+                                fix="clone with the whole history (GIT_DEPTH: 0 in GitLab CI)")
     if current_branch == "HEAD":
+        if not branch and environ.get("CI_COMMIT_BRANCH"):
+            branch = environ["CI_COMMIT_BRANCH"]  # GitLab CI checks out a detached HEAD of this branch
         if push and not dry_run and not print_only and not branch:
             raise GitopsError("HEAD is detached, so there is no branch to push the release commit to",
                               fix="check out the branch, or pass --branch (in GitLab CI: --branch $CI_COMMIT_BRANCH)")
-        warnings.append("HEAD is detached")
-    target_branch = branch or current_branch
-    sleeper = sleep or time.sleep
+        warnings.append(f"HEAD is detached: the release goes to {branch}" if branch else "HEAD is detached")
+    return _release_in(git, root, rel, branch or current_branch, warnings, remote, verbose, run)
+
+
+class _Run(NamedTuple):
+    tag_prefix: str | None
+    prerelease: str | None
+    dry_run: bool
+    print_only: bool
+    push: bool
+    today: Callable[[], datetime.date]
+    backoff: Backoff
+    sleep: Callable[[float], None]
+    env: Mapping[str, str]
+
+
+def _release_in_clone(repo_url: str, path: Path, branch: str | None, verbose: bool, run: _Run) -> ReleaseResult:
+    import shutil
+    import tempfile
+
+    from gitops_tools.gitrepo import GitRepo
+
+    rel = path.as_posix().strip("/")
+    rel = "" if rel == "." else rel
+    if path.is_absolute() or ".." in path.parts:
+        raise GitopsError(f"PATH {path} is not inside the repository",
+                          fix="with --repo-url, PATH is the library's directory relative to the repository root")
+    tmp = Path(tempfile.mkdtemp(prefix="gitops-tools-release-"))
+    try:
+        root = tmp / "repo"
+        cloner = _remote(tmp, repo_url, verbose, run.env)
+        assert cloner is not None
+        # the whole history and the tags (the last release may be far back); blobs only where needed
+        args = ["clone", "--quiet", "--filter=blob:none", *(["--branch", branch] if branch else [])]
+        cloner.git.network_step(*args, "--", cloner.url, str(root), fix="check the URL, the branch and the token")
+        if not (root / rel).is_dir():
+            raise GitopsError(f"{rel}: no such directory in {cloner.url}",
+                              fix="with --repo-url, PATH is the library's directory relative to the repository root")
+        git = GitRepo(root, verbose=verbose)
+        current = git.run("rev-parse", "--abbrev-ref", "HEAD").strip()
+        remote = _Remote(GitRepo(root, verbose=verbose, secrets=cloner.git.secrets, env=cloner.git.env), cloner.url)
+        return _release_in(git, root, rel, current, [], remote, verbose, run)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _release_in(git: Any, root: Path, rel: str, target_branch: str, warnings: list[str], remote: _Remote | None,
+                verbose: bool, run: _Run) -> ReleaseResult:
+    from gitops_tools.gitrepo import PushRejected
+
+    tried: list[bool] = []
+
+    def fetch_tags() -> str | None:
+        """No tag with the prefix here (a clone without tags): fetch them, once; what happened, for a warning."""
+        nonlocal remote
+        if tried:
+            return None
+        tried.append(True)
+        remote = remote or _remote(root, None, verbose, run.env)
+        if remote is None:
+            return None
+        try:
+            remote.git.network_step("fetch", "--quiet", "--tags", remote.url, fix="check the URL and the token")
+        except GitopsError as err:
+            return f"no release tag here, and fetching the tags failed: {err.headline}"
+        return f"no release tag here: fetched the tags of {remote.url}"
 
     attempt = 0
     start = time.monotonic()
     while True:
         attempt += 1
-        result, apply = _plan(git, root, rel, tag_prefix, prerelease, today(), warnings)
-        if result.next is None or dry_run or print_only:
+        result, apply = _plan(git, root, rel, run, warnings, fetch_tags)
+        if result.next is None or run.dry_run or run.print_only:
             return result
         commit_sha = apply()
         result = result._replace(commit=commit_sha)
-        if not push or not git.run("remote").strip():
+        if not run.push:
             return result
+        remote = remote or _remote(root, None, verbose, run.env)
+        if remote is None:
+            return result
+        undone = f"the release commit and tag {result.tag} were undone in this checkout"
         try:
-            git.network("push", "--quiet", "--atomic", "origin", f"HEAD:refs/heads/{target_branch}",
-                        f"refs/tags/{result.tag}")
+            remote.git.network("push", "--quiet", "--atomic", remote.url, f"HEAD:refs/heads/{target_branch}",
+                               f"refs/tags/{result.tag}")
             return result._replace(pushed=True)
         except PushRejected as err:
             reason = rejection_reason(err.stderr)
             final = err.kind == FINAL
-            if final or err.kind == TEMPORARY or attempt >= backoff.attempts or \
-                    time.monotonic() - start >= backoff.deadline:
-                # Nothing left behind: a release commit and tag that only exist here would make the next run
-                # find "nothing to release" and never push them.
-                git.run("tag", "-d", str(result.tag))
-                git.run("reset", "--quiet", "--keep", "HEAD~1")
-                undone = f"the release commit and tag {result.tag} were undone in this checkout"
-                if final:
-                    raise GitopsError(f"push of {result.tag} rejected: {reason}",
-                                      fix=f"the remote refused it for good (hook, protection or credentials); "
-                                          f"{undone}") from None
+            # A release commit and tag that only exist here would make the next run find "nothing to
+            # release" and never push them: undo both, whatever happens next.
+            _undo(git, str(result.tag))
+            if final:
+                raise GitopsError(f"push of {result.tag} rejected: {reason}",
+                                  fix=f"the remote refused it for good (hook, protection or credentials); "
+                                      f"{undone}") from None
+            if err.kind == TEMPORARY or attempt >= run.backoff.attempts or \
+                    time.monotonic() - start >= run.backoff.deadline:
                 raise TemporaryError(f"push of {result.tag} failed: {reason}",
                                      fix=f"retry later (exit 75); {undone}") from None
         # Someone pushed first: start again from the remote state (the level may change with their commits).
         import random
 
-        sleeper(backoff.delay(attempt, random.random))
-        git.run("tag", "-d", str(result.tag))
-        git.network("fetch", "--quiet", "--tags", "origin",
-                    f"+refs/heads/{target_branch}:refs/remotes/origin/{target_branch}")
-        git.run("reset", "--quiet", "--keep", "HEAD~1")  # drop only our release commit
+        run.sleep(run.backoff.delay(attempt, random.random))
+        remote.git.network_step("fetch", "--quiet", "--tags", remote.url,
+                                f"+refs/heads/{target_branch}:refs/remotes/origin/{target_branch}",
+                                fix=f"check the URL and the token; {undone}")
         try:  # commits of this clone that were not pushed yet go on top of the new remote state
             git.run("rebase", "--quiet", f"refs/remotes/origin/{target_branch}")
         except GitopsError:
@@ -194,8 +300,14 @@ def release(path: Path, *, tag_prefix: str | None = None, prerelease: str | None
                               fix="rebase them by hand, then release again") from None
 
 
-def _plan(git: Any, root: Path, rel: str, tag_prefix: str | None, prerelease: str | None,
-          today: datetime.date, warnings: list[str]) -> tuple[ReleaseResult, Callable[[], str]]:
+def _undo(git: Any, tag: str) -> None:
+    git.run("tag", "-d", tag)
+    git.run("reset", "--quiet", "--keep", "HEAD~1")  # drop only our release commit
+
+
+def _plan(git: Any, root: Path, rel: str, run: _Run, warnings: list[str],
+          fetch_tags: Callable[[], str | None]) -> tuple[ReleaseResult, Callable[[], str]]:
+    tag_prefix, prerelease, today = run.tag_prefix, run.prerelease, run.today()
     where = f"{rel}/" if rel else ""
     pyproject_file = f"{where}pyproject.toml"
     pyproject_text = read_text(root / pyproject_file, pyproject_file)
@@ -204,6 +316,12 @@ def _plan(git: Any, root: Path, rel: str, tag_prefix: str | None, prerelease: st
     pattern = f"{prefix}[0-9]*"
     last_tag = _describe(git, pattern, [])
     is_final = last_tag is None or "-" not in last_tag[len(prefix):]
+    if last_tag is None and not git.run("tag", "--list", pattern).strip():
+        note = fetch_tags()  # a clone made without tags would otherwise start the history over
+        if note:
+            warnings.append(note)
+            last_tag = _describe(git, pattern, [])
+            is_final = last_tag is None or "-" not in last_tag[len(prefix):]
     last_final_tag = last_tag if is_final else _describe(git, pattern, [f"{prefix}*-*"])
     if last_tag is None and git.run("tag", "--list", pattern).strip():
         raise GitopsError(f"no tag matching {pattern} is reachable from HEAD, though some exist",
@@ -284,12 +402,15 @@ def _plan(git: Any, root: Path, rel: str, tag_prefix: str | None, prerelease: st
         existing = read_text(root / changelog_file, changelog_file) if (root / changelog_file).is_file() else None
         texts[changelog_file] = prepend(existing, section)
         originals = {n: (read_text(root / n, n) if (root / n).is_file() else None) for n in texts}
+        has_email = bool(run.env.get("GIT_COMMITTER_EMAIL") or git.config_value("user.email"))
+        author, who = identity((None, None), run.env, has_email)  # a CI image may have no git identity
         try:
             for n, t in texts.items():
                 (root / n).parent.mkdir(parents=True, exist_ok=True)
                 write_atomic(root / n, t)
             git.run("add", "--", *texts)
-            git.run("commit", "--quiet", "-m", f"chore(release): {config.name} {new_version}", "--", *texts)
+            git.run("commit", "--quiet", "-m", f"chore(release): {config.name} {new_version}",
+                    *([f"--author={author}"] if author else []), "--", *texts, env=who)
         except BaseException:
             for n, before in originals.items():  # all files or none
                 if before is None:
@@ -298,8 +419,12 @@ def _plan(git: Any, root: Path, rel: str, tag_prefix: str | None, prerelease: st
                     write_atomic(root / n, before)
             git.run("reset", "--quiet", "--", *texts)
             raise
-        with git.message_file(section) as message:
-            git.run("tag", "--annotate", tag, "--cleanup=verbatim", f"--file={message}")
+        try:
+            with git.message_file(section) as message:
+                git.run("tag", "--annotate", tag, "--cleanup=verbatim", f"--file={message}", env=who)
+        except BaseException:
+            git.run("reset", "--quiet", "--keep", "HEAD~1")  # no release commit without its tag
+            raise
         return str(git.run("rev-parse", "HEAD").strip())
 
     return result, apply

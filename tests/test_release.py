@@ -61,8 +61,9 @@ def today() -> str:
     return datetime.date.today().isoformat()
 
 
-def run(cwd: Path, *args: str, date: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **({"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date} if date else {})}
+def run(cwd: Path, *args: str, date: str | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **({"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date} if date else {}), **(env or {})}
     return subprocess.run([sys.executable, "-m", "gitops_tools", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=60, env=env)
 
@@ -517,10 +518,91 @@ def test_detached_head_needs_branch(tmp_path: Path) -> None:
 
     r = run(work, "release", "--branch", "main")
     assert r.returncode == 0, r.stderr
-    assert r.stderr == "warning: HEAD is detached\n"
+    assert r.stderr == "warning: HEAD is detached: the release goes to main\n"
     head = git(work, "rev-parse", "HEAD").strip()
     assert git(remote, "rev-parse", "main").strip() == head
     assert git(remote, "rev-parse", "v1.2.4^{commit}").strip() == head
+
+
+def test_detached_head_in_gitlab_ci_goes_to_ci_commit_branch(tmp_path: Path) -> None:
+    remote, work, _ = library(tmp_path, messages=("fix: b",))
+    git(work, "checkout", "-q", "--detach", "HEAD")  # what a GitLab runner checks out
+
+    r = run(work, "release", env={"CI_COMMIT_BRANCH": "main"})
+
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "warning: HEAD is detached: the release goes to main\n"
+    head = git(work, "rev-parse", "HEAD").strip()
+    assert git(remote, "rev-parse", "main", "v1.2.4^{commit}").split() == [head, head]
+
+
+@pytest.mark.parametrize("gitlab_user", [False, True])
+def test_no_git_identity_on_a_fresh_ci_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              gitlab_user: bool) -> None:
+    remote, work, _ = library(tmp_path, messages=("fix: b",))
+    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(var)
+    git(work, "config", "--global", "user.useConfigOnly", "true")  # no guessing from the host name either
+    assert subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "x"], cwd=work,
+                          capture_output=True).returncode != 0  # git alone cannot commit here
+    env = {"GITLAB_USER_NAME": "Release Bot", "GITLAB_USER_EMAIL": "bot@example.com"} if gitlab_user else {}
+
+    r = run(work, "release", env=env)
+
+    assert r.returncode == 0, r.stderr
+    author = "Release Bot <bot@example.com>" if gitlab_user else "gitops-tools <gitops-tools@localhost>"
+    assert git(remote, "log", "-1", "--format=%an <%ae>|%cn <%ce>|%s", "main") == (
+        f"{author}|gitops-tools <gitops-tools@localhost>|chore(release): lib 1.2.4\n")
+    assert git(remote, "for-each-ref", "--format=%(taggername) %(taggeremail)", "refs/tags/v1.2.4") == (
+        "gitops-tools <gitops-tools@localhost>\n")
+
+
+def test_repo_url_releases_in_a_fresh_clone_and_removes_it(tmp_path: Path) -> None:
+    remote, work, _ = library(tmp_path, messages=("feat: x",))
+    job, scratch = tmp_path / "job", tmp_path / "scratch"
+    job.mkdir()
+    scratch.mkdir()
+
+    r = run(job, "release", "--repo-url", f"file://{remote}", env={"TMPDIR": str(scratch)})
+
+    assert r.returncode == 0, r.stderr
+    new_head = git(remote, "rev-parse", "main").strip()
+    assert r.stdout == (f"lib: 1.2.3 -> 1.3.0 (minor)\ncommitted {new_head[:12]} and tagged v1.3.0\n"
+                        "pushed the commit and v1.3.0\n")
+    assert git(remote, "rev-parse", "v1.3.0^{commit}").strip() == new_head
+    assert git(remote, "show", "main:pyproject.toml") == PYPROJECT.replace(
+        'version   =   "1.2.3"     # bumped', 'version   =   "1.3.0"     # bumped')
+    assert list(scratch.iterdir()) == [] and list(job.iterdir()) == []  # nothing left behind
+
+
+@pytest.mark.parametrize(("path", "stderr"), [
+    ("../outside", "error: PATH ../outside is not inside the repository\n"
+                   "hint: with --repo-url, PATH is the library's directory relative to the repository root\n"),
+    ("nope", "error: nope: no such directory in {url}\n"
+             "hint: with --repo-url, PATH is the library's directory relative to the repository root\n"),
+])
+def test_repo_url_path_must_be_inside_the_clone(tmp_path: Path, path: str, stderr: str) -> None:
+    remote, work, _ = library(tmp_path, messages=("feat: x",))
+    before = git(remote, "for-each-ref")
+    r = run(tmp_path, "release", "--repo-url", f"file://{remote}", path)
+    assert (r.returncode, r.stdout, r.stderr) == (1, "", stderr.format(url=f"file://{remote}"))
+    assert git(remote, "for-each-ref") == before
+
+
+def test_a_clone_without_tags_fetches_them_first(tmp_path: Path) -> None:
+    remote, _, shas = library(tmp_path, messages=("fix: the only change since 1.2.3",))
+    work = tmp_path / "no-tags"
+    git(tmp_path, "clone", "-q", "--no-tags", str(remote), str(work))
+    assert git(work, "tag", "--list") == ""
+
+    r = run(work, "release", "--dry-run")
+
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "warning: no release tag here: fetched the tags of origin\n"
+    assert r.stdout.splitlines()[0] == "lib: 1.2.3 -> 1.2.4 (patch)"
+    assert [line for line in r.stdout.splitlines() if line.startswith("- ")] == [
+        f"- the only change since 1.2.3 {ref(shas[0])}"]  # not the whole history since the first commit
+    assert git(work, "tag", "--list") == "v1.2.3\n"
 
 
 def test_tags_exist_but_none_reachable(tmp_path: Path) -> None:
@@ -610,10 +692,13 @@ def test_push_race_keeps_local_unpushed_commits(tmp_path: Path) -> None:
 
     r = run(work, "release")
 
-    # expected: the release includes (or refuses to drop) "feat: mine"; got: 1.2.4 without it, and
-    # src/lib/mine.py is gone from the working tree
-    assert r.returncode == 1 or "feat: mine, not pushed yet" in git(remote, "log", "--format=%s", "main"), r.stdout
-    assert (work / "src/lib/mine.py").exists()
+    # the first push is rejected (theirs landed first); the retry puts the unpushed local commit on top of
+    # theirs and releases both: feat -> 1.3.0, never a 1.2.4 that silently drops "feat: mine"
+    assert r.returncode == 0, r.stderr
+    assert git(remote, "log", "--format=%s", "-4", "main").splitlines() == [
+        "chore(release): lib 1.3.0", "feat: mine, not pushed yet", "fix: theirs", "fix: a"]
+    assert git(remote, "tag", "--list") == "v1.2.3\nv1.3.0\n"
+    assert (work / "src/lib/mine.py").read_text() == "MINE = 1\n"
 
 
 class _EndlessRace:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,11 +49,14 @@ def test_edit_without_commit_does_not_load_git(tmp_path: Path) -> None:
     assert (tmp_path / "kustomization.yaml").read_text() == "images:\n  - name: a/b\n    newTag: v2\n"
 
 
-def test_release_that_only_reads_loads_no_toml_writer_and_no_yaml(tmp_path: Path) -> None:
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "lib"\nversion = "1.0.0"\n')
-    subprocess.run(["git", "-C", str(tmp_path), "add", "."], check=True)
-    subprocess.run(["git", "-C", str(tmp_path), "commit", "-qm", "feat: first"], check=True)
-    loaded = imported_modules("release", "--print-next-version", cwd=tmp_path)
+def test_release_that_only_reads_loads_no_toml_writer_and_no_yaml(git_repo: Any) -> None:
+    work = Path(git_repo.workspace)  # pytest-git: a fresh repository in a throwaway directory
+    (work / "pyproject.toml").write_text('[project]\nname = "lib"\nversion = "1.0.0"\n')
+    subprocess.run(["git", "add", "."], cwd=work, check=True)
+    subprocess.run(["git", "commit", "-qm", "feat: first"], cwd=work, check=True)
+    r = subprocess.run([sys.executable, "-m", "gitops_tools", "release", "--print-next-version"], cwd=work,
+                       capture_output=True, text=True)
+    assert (r.returncode, r.stdout) == (0, "1.1.0\n"), r.stderr
+    loaded = imported_modules("release", "--print-next-version", cwd=work)
     assert "gitops_tools.release" in loaded and "semver" in loaded
     assert sorted({"tomlkit", "yaml", "ruamel", "filelock", "gitops_tools.kustomize"} & loaded) == []
