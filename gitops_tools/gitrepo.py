@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 
 from gitops_tools.errors import GitopsError
@@ -60,6 +61,15 @@ class GitRepo:
         self.secrets = tuple(secrets)
         self.env = dict(env or {})
 
+    @classmethod
+    def with_credentials(cls, root: Path, credentials: Any, *, verbose: bool = False) -> "GitRepo":
+        """A git for ``root`` whose processes get ``credentials`` (:class:`gitops_tools.auth.Credentials` or
+        None) as an HTTP header, with the token masked in everything echoed or raised."""
+        from gitops_tools.auth import git_environment
+
+        secrets = credentials.secrets if credentials is not None else ()
+        return cls(root, verbose=verbose, secrets=secrets, env=git_environment(credentials))
+
     def _execute(self, args: Sequence[str], env: Mapping[str, str] | None = None) -> str:
         command = ["git", *args]
         if self.verbose:
@@ -98,6 +108,20 @@ class GitRepo:
                 f"`{mask(' '.join(['git', *args]), self.secrets)}` failed: {stderr or 'no message'}",
                 stderr, classify_push_error(stderr),
             ) from None
+
+    def network_step(self, *args: str, fix: str) -> str:
+        """A clone or fetch the run cannot go on without: refused for good (auth, no such repository) is exit 1
+        with ``fix``; anything else (network down, server busy) is temporary, exit 75."""
+        from gitops_tools.errors import TemporaryError
+        from gitops_tools.pushpolicy import FINAL, rejection_reason
+
+        try:
+            return self.network(*args)
+        except PushRejected as err:
+            reason = rejection_reason(err.stderr)
+            if err.kind == FINAL:
+                raise GitopsError(f"git {args[0]} failed: {reason}", fix=fix) from None
+            raise TemporaryError(f"git {args[0]} failed: {reason}", fix="retry later (exit 75)") from None
 
     def dirty_paths(self, paths: Sequence[str], untracked: bool = True) -> list[str]:
         """The files at or below ``paths`` that differ from HEAD (staged, unstaged, and untracked if asked)."""

@@ -75,7 +75,7 @@ def kubectl_kustomize(directory: Path) -> str:
     return proc.stdout
 
 
-def validate(cwd: Path, repo_dir: Path | None, names: Sequence[str]) -> ValidateResult:
+def validate(cwd: Path, repo_dir: Path | None, names: Sequence[str], verbose: bool = False) -> ValidateResult:
     ws = open_workspace(cwd, repo_dir)
     if ws.root is None:
         raise GitopsError("not in a GitOps repository", fix="run from the checkout, or pass -C DIR")
@@ -121,7 +121,7 @@ def validate(cwd: Path, repo_dir: Path | None, names: Sequence[str]) -> Validate
                 values[rel] = read_text(path, rel) if path.is_file() else None
         findings += check_values(config, env, entries, values)
     if not names:
-        findings += _check_applications(root, ws.in_checkout, config.branch, config.repo_url, namespaces)
+        findings += _check_applications(root, ws.in_checkout, config.branch, config.repo_url, namespaces, verbose)
     return ValidateResult(tuple(reports), tuple(findings))
 
 
@@ -133,7 +133,8 @@ def _kustomization_or_none(directory: Path) -> Path | None:
 
 
 def _check_applications(
-    root: Path, in_checkout: bool, branch: str, repo_url: str | None, namespaces: dict[str, str | None]
+    root: Path, in_checkout: bool, branch: str, repo_url: str | None, namespaces: dict[str, str | None],
+    verbose: bool = False,
 ) -> list[Finding]:
     apps_dir = root / APPLICATIONS_DIR
     if not apps_dir.is_dir():
@@ -158,14 +159,16 @@ def _check_applications(
     revisions = {"HEAD", branch}
     urls = {repo_url} if repo_url else set()
     if in_checkout:
+        from gitops_tools.auth import split_url
         from gitops_tools.gitrepo import GitRepo
 
-        git = GitRepo(root)
+        git = GitRepo(root, verbose=verbose)
         refs = git.run("for-each-ref", "--format=%(refname)", "refs/heads", "refs/tags", "refs/remotes")
         for ref in refs.splitlines():
             parts = ref.split("/")
             revisions.add("/".join(parts[3:]) if parts[1] == "remotes" else "/".join(parts[2:]))
-        urls |= {u for u in git.run("remote", "-v").split() if "://" in u or "@" in u}
+        # a token someone put into a remote's URL must not reach a finding's message
+        urls |= {split_url(u)[0] for u in git.run("remote", "-v").split() if "://" in u or "@" in u}
     if not urls:  # without a configured URL, every source with a path is taken to be this repository
         urls = {str((s or {}).get("repoURL", "")) for _, a in apps
                 for s in ((a.get("spec") or {}).get("sources") or [(a.get("spec") or {}).get("source")])

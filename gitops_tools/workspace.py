@@ -8,7 +8,7 @@ working directory when it has ``environments/``), else none: a plain directory t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from gitops_tools.config import CONFIG_FILE, Config, Environment, default_config, parse_config
 from gitops_tools.errors import GitopsError
@@ -21,6 +21,7 @@ class Workspace(NamedTuple):
     in_checkout: bool  # root is a git working tree
     root_given: bool  # root came from --repo or the working directory, so TARGET must stay inside it
     config: Config
+    git: Any = None  # the GitRepo this run uses for root (credentials, -v), when the caller has one
 
     def display(self, path: Path) -> str:
         return display_path(path, self.root, self.cwd)

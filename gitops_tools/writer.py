@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from gitops_tools.auth import Credentials, from_environment, git_environment, split_url
-from gitops_tools.changes import ImageUpdate, commit_message, trailer_lines
+from gitops_tools.auth import Credentials, from_environment, split_url
+from gitops_tools.changes import ImageUpdate, commit_message, identity, trailer_lines
 from gitops_tools.config import Environment
 from gitops_tools.errors import GitopsError, TemporaryError
 from gitops_tools.files import write_all
@@ -92,6 +92,8 @@ def land(cwd: Path, repo_dir: Path | None, target: str | None, change: Change, o
         return _land_in_clone(target, change, opts, rt)
     ws = open_workspace(cwd, repo_dir, target)
     if not (ws.in_checkout and ws.root is not None and opts.commit) or opts.dry_run:
+        if ws.in_checkout and ws.root is not None:
+            ws = ws._replace(git=_repo(ws.root, opts, from_environment(rt.env)))
         applied = change(ws)
         if not opts.dry_run and applied.edits:
             write_all({e.path: e.after for e in applied.edits})
@@ -124,9 +126,9 @@ def _git_dir(root: Path) -> Path:
 
 
 def _repo(root: Path, opts: WriteOptions, creds: Credentials | None) -> Any:
-    from gitops_tools.gitrepo import GitRepo  # GitPython only on the write path
+    from gitops_tools.gitrepo import GitRepo
 
-    return GitRepo(root, verbose=opts.verbose, secrets=creds.secrets if creds else (), env=git_environment(creds))
+    return GitRepo.with_credentials(root, creds, verbose=opts.verbose)
 
 
 def _land_in_checkout(cwd: Path, repo_dir: Path | None, target: str | None, change: Change,
@@ -137,6 +139,7 @@ def _land_in_checkout(cwd: Path, repo_dir: Path | None, target: str | None, chan
     git = _repo(ws.root, opts, creds)
     if opts.push and not _is_http(git.run("remote", "get-url", "origin").strip()):
         git = _repo(ws.root, opts, None)  # the token is for HTTPS remotes only
+    ws = ws._replace(git=git)
     branch = opts.branch or ws.config.branch
     if opts.push:
         git.network("fetch", "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
@@ -180,7 +183,7 @@ def _land_in_clone(target: str | None, change: Change, opts: WriteOptions, rt: R
         # (thousands of service files) then costs a clone of what the change reads, not of everything.
         _network(cloner, *args, "--sparse", "--", url, str(root))
         git = _repo(root, opts, creds)
-        ws = _sparse_workspace(git, root, target)
+        ws = _sparse_workspace(git, root, target)._replace(git=git)
         branch = opts.branch or ws.config.branch
         current = git.run("rev-parse", "--abbrev-ref", "HEAD").strip()
         if current != branch:  # the remote's default branch is not the one gitops-tools.yaml names
@@ -211,31 +214,13 @@ def _sparse_workspace(git: Any, root: Path, target: str | None) -> Workspace:
 
 
 def _network(git: Any, *args: str) -> str:
-    from gitops_tools.gitrepo import PushRejected
-
-    try:
-        return str(git.network(*args))
-    except PushRejected as err:
-        reason = rejection_reason(err.stderr)
-        if err.kind == FINAL:
-            raise GitopsError(f"git {args[0]} failed: {reason}", fix="check the URL and the token") from None
-        raise TemporaryError(f"git {args[0]} failed: {reason}", fix="retry later (exit 75)") from None
+    return str(git.network_step(*args, fix="check the URL and the token"))
 
 
 def _identity(git: Any, ws: Workspace, env: Mapping[str, str]) -> tuple[str | None, dict[str, str]]:
     """The commit author (config, else the GitLab user of the pipeline) and a fallback committer."""
-    commit = ws.config.commit
-    author = None
-    if commit.author_name and commit.author_email:
-        author = f"{commit.author_name} <{commit.author_email}>"
-    elif env.get("GITLAB_USER_NAME") and env.get("GITLAB_USER_EMAIL"):
-        author = f"{env['GITLAB_USER_NAME']} <{env['GITLAB_USER_EMAIL']}>"
-    extra: dict[str, str] = {}
-    if not (env.get("GIT_COMMITTER_EMAIL") or git.config_value("user.email")):
-        extra = {"GIT_COMMITTER_NAME": "gitops-tools", "GIT_COMMITTER_EMAIL": "gitops-tools@localhost"}
-        if author is None:
-            author = "gitops-tools <gitops-tools@localhost>"
-    return author, extra
+    has_email = bool(env.get("GIT_COMMITTER_EMAIL") or git.config_value("user.email"))
+    return identity((ws.config.commit.author_name, ws.config.commit.author_email), env, has_email)
 
 
 def ci_trailers(env: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -271,6 +256,14 @@ def _push(git: Any, cwd: Path, repo_dir: Path | None, target: str | None, change
         return _push_merge_request(git, opts, landed, branch, reset)
     start = rt.clock()
     attempt = 1
+
+    def undone(fix: str) -> str:
+        """A checkout keeps no commit that did not land: the next run would refuse to work on top of it."""
+        if reset != "--keep":
+            return fix  # a clone of --repo-url: removed anyway
+        git.run("reset", "--quiet", "--keep", "HEAD~1")
+        return f"{fix}; the commit was undone in this checkout"
+
     while True:
         try:
             git.network("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
@@ -278,21 +271,22 @@ def _push(git: Any, cwd: Path, repo_dir: Path | None, target: str | None, change
         except PushRejected as err:
             reason = rejection_reason(err.stderr)
             if err.kind == FINAL:
-                raise GitopsError(f"push to {branch} rejected: {reason}",
-                                  fix="the remote refused it for good (hook, protection or credentials)") from None
+                raise GitopsError(f"push to {branch} rejected: {reason}", fix=undone(
+                    "the remote refused it for good (hook, protection or credentials)")) from None
             if err.kind == TEMPORARY:
-                raise TemporaryError(f"push to {branch} failed: {reason}", fix="retry later (exit 75)") from None
+                raise TemporaryError(f"push to {branch} failed: {reason}",
+                                     fix=undone("retry later (exit 75)")) from None
         if attempt >= opts.backoff.attempts or rt.clock() - start > opts.backoff.deadline:
             raise TemporaryError(
                 f"push to {branch} still rejected after {attempt} attempts in {rt.clock() - start:.1f}s "
-                "(others keep pushing)", fix="retry later (exit 75)")
+                "(others keep pushing)", fix=undone("retry later (exit 75)"))
         rt.sleep(opts.backoff.delay(attempt, rt.rand))
         attempt += 1
         # Fresh remote state, then the same semantic change again.
         shallow = ["--depth", "1"] if reset == "--hard" else []
         _network(git, "fetch", "--quiet", *shallow, "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
         git.run("reset", "--quiet", reset, f"refs/remotes/origin/{branch}")
-        ws = open_workspace(cwd, repo_dir, target)
+        ws = open_workspace(cwd, repo_dir, target)._replace(git=git)
         applied = change(ws)
         if not applied.edits:  # already there (or now a downgrade): nothing to push
             return Landed(applied, None, None, None, attempt, landed.workspace_root)
@@ -319,10 +313,18 @@ def _push_merge_request(git: Any, opts: WriteOptions, landed: Landed, branch: st
     try:
         git.network(*args, "origin", f"HEAD:refs/heads/{source}")
     except PushRejected as err:
+        undone = ""
+        if reset == "--keep":  # a checkout keeps no commit that did not land
+            git.run("reset", "--quiet", "--keep", "HEAD~1")
+            undone = "; the commit was undone in this checkout"
         reason = rejection_reason(err.stderr)
-        exc = GitopsError if err.kind == FINAL else TemporaryError
-        raise exc(f"push of merge request branch {source} failed: {reason}",
-                  fix="the remote must accept push options (GitLab does)") from None
+        if err.kind != FINAL:
+            raise TemporaryError(f"push of merge request branch {source} failed: {reason}",
+                                 fix=f"retry later (exit 75){undone}") from None
+        options_refused = "push options" in err.stderr.lower()
+        fix = ("the remote must accept push options (GitLab does)" if options_refused else
+               "the remote refused it for good (hook, protection or credentials)")
+        raise GitopsError(f"push of merge request branch {source} failed: {reason}", fix=fix + undone) from None
     if reset == "--keep":  # a checkout: leave the local branch where the remote one is
         git.run("reset", "--quiet", "--keep", "HEAD~1")
     return landed._replace(merge_request=source, attempts=1)

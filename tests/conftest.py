@@ -30,7 +30,8 @@ def _isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "committer@example.com")
     monkeypatch.setenv("GIT_TEMPLATE_DIR", "")
     for var in ("GITOPS_OUTPUT", "GITOPS_DRY_RUN", "GITOPS_REPO_DIR", "GITOPS_VERBOSE", "GITOPS_NO_COMMIT",
-                "GITOPS_ALLOW_DOWNGRADE", "GITOPS_TOKEN", "CI_JOB_TOKEN"):
+                "GITOPS_ALLOW_DOWNGRADE", "GITOPS_TOKEN", "CI_JOB_TOKEN", "CI_COMMIT_BRANCH", "GITLAB_USER_NAME",
+                "GITLAB_USER_EMAIL", "CI_COMMIT_SHA", "CI_PIPELINE_URL", "CI_PROJECT_PATH"):
         monkeypatch.delenv(var, raising=False)
 
 
@@ -86,8 +87,13 @@ def copy_checkout(src: Path, dst: Path) -> Path:
 
 
 def corpus_or_skip() -> Path:
+    """The shared corpus; where it is absent (a user's clone) the test skips saying so, unless the run requires it
+    (``GITOPS_TOOLS_REQUIRE_CORPUS=1``, set by ``.ci/run``): then a missing corpus fails instead of hiding."""
     if not CORPUS.is_dir():
-        pytest.skip(f"the shared corpus is not here ({CORPUS}): it exists beside CI's and developers' checkouts only")
+        message = f"the shared corpus is not here ({CORPUS}): it exists beside CI's and developers' checkouts only"
+        if os.environ.get("GITOPS_TOOLS_REQUIRE_CORPUS") == "1":
+            pytest.fail(message + " (GITOPS_TOOLS_REQUIRE_CORPUS=1)")
+        pytest.skip(message)
     return CORPUS
 
 

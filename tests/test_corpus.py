@@ -245,11 +245,11 @@ def reachable_kustomizations(directory: Path, repo_root: Path) -> list[Path]:
     return out
 
 
-def _first_tagged(directory: Path) -> KustImage | None:
+def _tagged(directory: Path) -> list[KustImage]:
     kfile = kustomization_in(directory)
     assert kfile is not None
     kust: Kustomization = read_kustomization(read(kfile), kfile.name)
-    return next((e for e, _ in kust.entries if e.new_tag), None)
+    return [e for e, _ in kust.entries if e.new_tag]
 
 
 def _assert_only_image_lines_changed(before: str, after: str, old_ref: str, new_ref: str) -> None:
@@ -273,11 +273,8 @@ def test_rendered_overlays_differ_only_in_the_bumped_image(rel: str | None, tmp_
     assert re.search(r"^kind: ", current, re.M), "SOURCES.md says this directory renders objects"
 
     bumped_any = False
-    for directory in reachable_kustomizations(top, work):
-        entry = _first_tagged(directory)
-        if entry is None:
-            continue
-        bumped_any = True
+    for directory, entry in [(d, e) for d in reachable_kustomizations(top, work) for e in _tagged(d)]:
+        bumped_any = True  # every tagged entry the render reaches, one after the other
         target = directory.relative_to(tmp_path.resolve()).as_posix()
         name_part = entry.new_name or entry.name
         assert entry.new_tag is not None
@@ -336,8 +333,8 @@ def test_container_images_tag_component_bump_renders(tmp_path: Path) -> None:
     root_file.write_bytes(text.encode())
     before = render(root)
     component = root / "components" / "container-images-tag"
-    entry = _first_tagged(component)
-    assert entry is not None and entry.new_tag == "CONTAINER_IMAGES_TAG"
+    entry = _tagged(component)[0]
+    assert entry.new_tag == "CONTAINER_IMAGES_TAG"
     assert f"{entry.name}:CONTAINER_IMAGES_TAG" in before
     component_before = read(component / "kustomization.yaml")
 

@@ -87,6 +87,20 @@ def test_mutable_tag_fails_in_protected_prod_and_warns_in_dev(repo: Path) -> Non
     )
 
 
+def test_missing_tag_fails_in_protected_prod(repo: Path) -> None:
+    edit(repo / "environments/prod/kustomization.yaml",
+         "    newName: registry.gitlab.com/aegis/app/api\n    newTag: 1.4.0\n",
+         "    newName: registry.gitlab.com/aegis/app/api\n")
+    r = validate(repo, "prod")
+    assert r.returncode == 1
+    assert r.stdout == (
+        "rendered: prod (22 objects)\n"
+        "error  prod  mutable-tag  Deployment/api container api  image 'registry.gitlab.com/aegis/app/api' "
+        "has no tag (it means latest) in a protected environment; pin a version or a digest\n"
+        "1 error(s), 0 warning(s)\n"
+    )
+
+
 def test_plaintext_secret(repo: Path) -> None:
     (repo / "environments/staging/secret.yaml").write_text(
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: leaked\nstringData:\n  password: hunter2\n"

@@ -1,0 +1,187 @@
+"""Tokens (DESIGN §3.7, §3.10): used, never shown, never written, for every command at ``-v``.
+
+The "GitLab" here is a real git server over HTTP on a loopback port (``git http-backend`` behind
+:mod:`tests.githttp`) that demands Basic authentication and records the Authorization headers it receives, so a
+test proves the token really travelled, as a header, before proving it appears nowhere: not in any output, not
+in any file under the test's directory (checkouts, ``.git``, the server's repositories, TMPDIR), and not in a
+leftover clone. Its repositories refuse every push with a pre-receive hook, so each writing command also goes
+through the failing-push path.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, copy_checkout, git, make_checkout
+from tests.githttp import GitHTTPServer
+
+TOKEN = "glpat-" + secrets.token_hex(10)  # made per run: a token written in a source file would be in the copies
+FORMS = (TOKEN, base64.b64encode(f"oauth2:{TOKEN}".encode()).decode(),
+         base64.b64encode(f"gitlab-ci-token:{TOKEN}".encode()).decode())
+HOOK = "#!/bin/sh\necho 'refused by the test hook' >&2\nexit 1\n"
+LIBRARY = {
+    "pyproject.toml": '[project]\nname = "lib"\nversion = "1.0.0"\n',
+    "CHANGELOG.md": "# Changelog\n",
+}
+
+
+class Served:
+    def __init__(self, root: Path, server: GitHTTPServer) -> None:
+        self.root = root
+        self.server = server
+        self.gitops = server.url("gitops.git")
+        self.lib = server.url("lib.git")
+
+    def refs(self) -> dict[str, str]:
+        return {name: git(self.root / "srv" / name, "for-each-ref") for name in ("gitops.git", "lib.git")}
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    srv = tmp_path / "srv"
+    srv.mkdir()
+    seed = copy_checkout(ROOT, tmp_path / "seed")
+    # dev ahead of staging (something to promote), and a second change to staging (something to roll back)
+    for target, spec in (("dev", "aegis/api=*:1.4.3"), ("staging", "aegis/api=*:1.4.2")):
+        r = run(seed, "image", "set", target, spec)
+        assert r.returncode == 0, r.stderr
+    lib = make_checkout(tmp_path / "lib-seed", dict(LIBRARY))
+    git(lib, "tag", "-a", "v1.0.0", "-m", "v1.0.0")
+    (lib / "feature.py").write_text("x = 1\n")
+    git(lib, "add", "feature.py")
+    git(lib, "commit", "-qm", "feat: a feature")
+    for name, source in (("gitops.git", seed), ("lib.git", lib)):
+        git(tmp_path, "clone", "-q", "--bare", str(source), str(srv / name))
+        git(srv / name, "config", "receive.advertisePushOptions", "true")  # as GitLab does
+        hook = srv / name / "hooks" / "pre-receive"
+        hook.parent.mkdir(exist_ok=True)  # GIT_TEMPLATE_DIR is empty in tests: no hooks directory
+        hook.write_text(HOOK)
+        hook.chmod(0o755)
+    with GitHTTPServer(srv, {"oauth2": TOKEN, "gitlab-ci-token": TOKEN}) as server:
+        yield Served(tmp_path, server)
+
+
+def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    tmp = cwd.parent / "tmp"
+    tmp.mkdir(exist_ok=True)
+    return subprocess.run([sys.executable, "-m", "gitops_tools", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "TMPDIR": str(tmp), **(env or {})}, timeout=180)
+
+
+def assert_nowhere(root: Path, *texts: str) -> None:
+    """No form of the token in ``texts`` or in any file under ``root``."""
+    for text in texts:
+        for form in FORMS:
+            assert form not in text
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            for form in FORMS:
+                assert form.encode() not in data, path
+
+
+def with_token_in_url(url: str, user: str = "oauth2") -> str:
+    return url.replace("http://", f"http://{user}:{TOKEN}@")
+
+
+WRITES = {
+    "image set": lambda s: ["image", "set", "--repo-url", s.gitops, "dev", "aegis/api=*:1.4.4"],
+    "promote": lambda s: ["promote", "--repo-url", s.gitops, "dev", "staging"],
+    "promote to protected prod (merge request)": lambda s: ["promote", "--repo-url", s.gitops, "staging", "prod"],
+    "rollback": lambda s: ["rollback", "--repo-url", s.gitops, "staging"],
+    "release": lambda s: ["release", "--repo-url", s.lib, "."],
+}
+
+
+@pytest.mark.parametrize("how", ["GITOPS_TOKEN", "CI_JOB_TOKEN", "in the URL"])
+@pytest.mark.parametrize("command", sorted(WRITES))
+def test_repo_url_commands_use_the_token_and_never_show_it(served: Served, command: str, how: str) -> None:
+    args = WRITES[command](served)
+    env = {how: TOKEN} if how != "in the URL" else {}
+    if how == "in the URL":
+        args = [with_token_in_url(a) if a.startswith("http://") else a for a in args]
+    user = "gitlab-ci-token" if how == "CI_JOB_TOKEN" else "oauth2"
+    before = served.refs()
+    job = served.root / "job"
+    job.mkdir()
+
+    r = run(job, "-v", *args, env=env)
+
+    # the push reached the server's hook, so the clone, the fetches and the push were all authenticated
+    assert r.returncode == 1, r.stderr
+    assert "refused by the test hook" in r.stderr
+    assert "$ git push" in r.stderr and "$ git clone" in r.stderr  # -v shows the commands...
+    expected = "Basic " + base64.b64encode(f"{user}:{TOKEN}".encode()).decode()
+    assert served.server.authorizations and set(served.server.authorizations) == {expected}  # ...and the header went
+    assert served.refs() == before
+    assert list((served.root / "tmp").iterdir()) == []  # the clone is gone
+    assert_nowhere(served.root, r.stdout, r.stderr)
+
+
+@pytest.mark.parametrize("command", sorted(WRITES))
+def test_refused_loopback_port_is_temporary_and_never_shows_the_token(served: Served, command: str) -> None:
+    dead = "http://127.0.0.1:9/x.git"
+    args = [dead if a in (served.gitops, served.lib) else a for a in WRITES[command](served)]
+    job = served.root / "job"
+    job.mkdir()
+    for env, url_args in (({"GITOPS_TOKEN": TOKEN}, args),
+                          ({}, [with_token_in_url(a) if a == dead else a for a in args])):
+        r = run(job, "-v", *url_args, env=env)
+        assert r.returncode == 75, r.stderr
+        assert "Failed to connect to 127.0.0.1 port 9" in r.stderr
+        assert_nowhere(served.root, r.stdout, r.stderr)
+    assert list((served.root / "tmp").iterdir()) == []
+
+
+def test_every_command_in_a_checkout_at_v(served: Served) -> None:
+    """A checkout cloned over HTTP (the header given to that one clone only), then every command at -v."""
+    header = "Authorization: Basic " + base64.b64encode(f"oauth2:{TOKEN}".encode()).decode()
+    gitops = served.root / "gitops"
+    lib = served.root / "lib"
+    for url, dst in ((served.gitops, gitops), (served.lib, lib)):
+        subprocess.run(["git", "-c", f"http.extraHeader={header}", "clone", "-q", url, str(dst)], check=True,
+                       capture_output=True)
+    env = {"GITOPS_TOKEN": TOKEN}
+    before = served.refs()
+    outputs: list[str] = []
+
+    def check(cwd: Path, code: int, *args: str) -> subprocess.CompletedProcess[str]:
+        served.server.authorizations.clear()
+        r = run(cwd, "-v", *args, env=env)
+        assert r.returncode == code, (args, r.stdout, r.stderr)
+        outputs.extend((r.stdout, r.stderr))
+        return r
+
+    for args in (("image", "set", "--push", "dev", "aegis/api=*:1.4.4"),
+                 ("promote", "--push", "dev", "staging"),
+                 ("promote", "--push", "staging", "prod"),
+                 ("rollback", "--push", "staging")):
+        r = check(gitops, 1, *args)
+        assert "refused by the test hook" in r.stderr and "$ git push" in r.stderr
+        assert served.server.authorizations, args  # the token went, as a header
+        # the refused commit is not left behind (the next command would refuse to work on top of it)
+        assert git(gitops, "rev-parse", "HEAD") == git(gitops, "rev-parse", "origin/main"), args
+        assert r.stderr.endswith("; the commit was undone in this checkout\n"), r.stderr
+    r = check(lib, 1, "release")
+    assert "refused by the test hook" in r.stderr and served.server.authorizations
+    check(gitops, 0, "status")
+    check(gitops, 0, "diff", "dev", "staging")
+    assert "$ git log" in check(gitops, 0, "history").stderr  # -v shows the git commands of reads too
+    assert "$ git log" in check(gitops, 0, "history", "staging").stderr
+    assert "$ git for-each-ref" in check(gitops, 0, "validate").stderr
+    check(lib, 0, "changelog")
+    check(lib, 0, "release", "--dry-run")
+
+    assert served.refs() == before
+    for checkout in (gitops, lib):
+        assert "extraheader" not in git(checkout, "config", "--list").lower()
+        assert git(checkout, "status", "--porcelain") == ""
+    assert_nowhere(served.root, *outputs)
