@@ -107,7 +107,7 @@ def land(cwd: Path, repo_dir: Path | None, target: str | None, change: Change, o
         raise TemporaryError(f"another gitops-tools holds the lock of {ws.root} for more than "
                              f"{opts.lock_timeout:.0f}s", fix="retry later") from None
     try:
-        return _land_in_checkout(cwd, repo_dir, target, change, opts, rt)
+        return _land_in_checkout(ws, cwd, repo_dir, target, change, opts, rt)
     finally:
         lock.release()
 
@@ -131,9 +131,10 @@ def _repo(root: Path, opts: WriteOptions, creds: Credentials | None) -> Any:
     return GitRepo.with_credentials(root, creds, verbose=opts.verbose)
 
 
-def _land_in_checkout(cwd: Path, repo_dir: Path | None, target: str | None, change: Change,
+def _land_in_checkout(ws: Workspace, cwd: Path, repo_dir: Path | None, target: str | None, change: Change,
                       opts: WriteOptions, rt: Runtime) -> Landed:
-    ws = open_workspace(cwd, repo_dir, target)
+    # ws was read before taking the lock; gitops-tools never edits gitops-tools.yaml, so it still holds
+    # (reading a 1,000-environment configuration twice cost a third of such a run)
     assert ws.root is not None
     creds = from_environment(rt.env)
     git = _repo(ws.root, opts, creds)
