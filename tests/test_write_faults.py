@@ -322,6 +322,44 @@ def test_ref_update_races_are_retried_on_fresh_state(tmp_path: Path, tool: Tool)
     assert tool.leftovers() == []
 
 
+# For the first 3 commits made in the tool's clone, a post-commit hook (from the clone's template) has
+# "another writer" push to the remote first: the tool's push is then a plain non-fast-forward.
+NON_FAST_FORWARD_HOOK = """\
+n=$(( $(cat '{counter}' 2>/dev/null || echo 0) + 1 ))
+echo $n > '{counter}'
+[ $n -le 3 ] || exit 0
+unset GIT_DIR GIT_INDEX_FILE GIT_WORK_TREE GIT_PREFIX
+g="git --git-dir={bare}"
+old=$($g rev-parse refs/heads/main)
+blob=$(echo "pushed first by another writer, $n" | $g hash-object -w --stdin)
+tree=$( ($g ls-tree "$old"; printf '100644 blob %s\\tfirst-%s.txt\\n' "$blob" "$n") | $g mktree)
+new=$(echo "another writer was first $n" | $g commit-tree "$tree" -p "$old")
+$g update-ref refs/heads/main "$new" "$old"
+"""
+
+
+def test_pushes_rejected_as_non_fast_forward_are_retried_on_fresh_state(tmp_path: Path, tool: Tool) -> None:
+    bare = make_remote(tmp_path, API.format(tag="1.4.1"))
+    counter = tmp_path / "commits"
+    template = tmp_path / "template"
+    write_hook(template / "hooks/post-commit", NON_FAST_FORWARD_HOOK.format(counter=counter, bare=bare))
+
+    r = tool.run("-v", "-o", "json", "image", "set", "--repo-url", url(bare), "dev", "aegis/api=*:1.4.2",
+                 env={"GIT_TEMPLATE_DIR": str(template)})
+
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("$ git push --quiet origin HEAD:refs/heads/main") == 4
+    assert r.stderr.count("$ git reset --quiet --hard refs/remotes/origin/main") == 3  # fresh state, re-applied
+    data = json.loads(r.stdout)
+    assert (data["attempts"], data["pushed"], data["commit"]) == (4, "main", main_sha(bare))
+    assert counter.read_text() == "4\n"  # one commit per attempt
+    assert git(bare, "log", "--format=%s", "main").splitlines() == [
+        "chore(dev): set aegis/api registry.example.com/aegis/api:1.4.1 -> registry.example.com/aegis/api:1.4.2",
+        "another writer was first 3", "another writer was first 2", "another writer was first 1", "initial"]
+    assert remote_text(bare) == API.format(tag="1.4.2")
+    assert tool.leftovers() == []
+
+
 def test_twenty_writers_racing_one_run_still_lands(tmp_path: Path, tool: Tool) -> None:
     # Deterministic form of the 20-writer race, from the point of view of its unluckiest run: 19 others land
     # first, one per attempt (the hook of test 4, 19 times).
