@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from gitops_tools.auth import Credentials, from_environment, split_url
 from gitops_tools.changes import ImageUpdate, commit_message, identity, trailer_lines
-from gitops_tools.config import Environment
+from gitops_tools.config import CONFIG_FILE, Environment
 from gitops_tools.errors import GitopsError, TemporaryError
 from gitops_tools.files import write_all
 from gitops_tools.pushpolicy import FINAL, TEMPORARY, Backoff, mr_branch, rejection_reason
@@ -240,11 +240,17 @@ def _write_and_commit(git: Any, ws: Workspace, applied: Applied, opts: WriteOpti
     try:
         return str(git.commit_paths([e.display for e in applied.edits], message, author,
                                     sign=ws.config.commit.sign, env=extra_env))
-    except BaseException:
+    except BaseException as err:
         # A rejected or interrupted commit must not leave edited files behind: put the old bytes back,
         # unless the commit did land before the interruption.
         if git.head() == head:
             write_all({e.path: e.before for e in applied.edits})
+        if isinstance(err, GitopsError) and ws.config.commit.sign and "sign" in err.problem.lower():
+            why = err.problem.split("): ", 1)[-1].replace("\n", "; ")
+            raise GitopsError(f"the commit could not be signed ({why}); nothing was written",
+                              file=CONFIG_FILE, key="commit.sign",
+                              fix="give git a signing key (git config user.signingkey KEY, and gpg.format ssh for "
+                                  "an SSH key), or set commit.sign: false") from None
         raise
 
 

@@ -261,3 +261,49 @@ def test_token_in_the_url_is_masked_in_messages(remote: Path, workdir: Path) -> 
     r = run(workdir, "image", "set", "--repo-url", url, "dev", "aegis/api=*:1.4.2")
     assert r.returncode == 75
     assert "does not appear to be a git repository" in r.stderr or "not a git repository" in r.stderr
+
+
+# --- signed commits (commit.sign in gitops-tools.yaml) -----------------------------------------------------
+
+
+def signing_checkout(remote: Path, tmp_path: Path, key: bool) -> Path:
+    """A clone whose gitops-tools.yaml asks for signed commits; with ``key``, git signs with an SSH key."""
+    checkout = tmp_path / "checkout"
+    git(tmp_path, "clone", "-q", str(remote), str(checkout))
+    (checkout / "gitops-tools.yaml").write_text(CONFIG + "commit:\n  sign: true\n")
+    git(checkout, "commit", "-qam", "chore: sign commits")
+    if key:
+        keyfile = tmp_path / "signing-key"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ci", "-f", str(keyfile)], check=True)
+        allowed = tmp_path / "allowed-signers"
+        allowed.write_text("committer@example.com " + (tmp_path / "signing-key.pub").read_text())
+        git(checkout, "config", "gpg.format", "ssh")
+        git(checkout, "config", "user.signingkey", str(keyfile))
+        git(checkout, "config", "gpg.ssh.allowedSignersFile", str(allowed))
+    return checkout
+
+
+def test_commit_sign_signs_the_commit(remote: Path, tmp_path: Path) -> None:
+    checkout = signing_checkout(remote, tmp_path, key=True)
+    r = run(checkout, "image", "set", "dev", "aegis/api=*:1.4.2")
+    assert r.returncode == 0, r.stderr
+    assert git(checkout, "log", "-1", "--format=%G? %GS %s") == (
+        "G committer@example.com chore(dev): set aegis/api registry.gitlab.com/aegis/app/api:1.4.1 -> "
+        "registry.gitlab.com/aegis/app/api:1.4.2\n")
+
+
+def test_commit_sign_without_a_key_fails_and_writes_nothing(remote: Path, tmp_path: Path) -> None:
+    checkout = signing_checkout(remote, tmp_path, key=False)
+    git(checkout, "config", "gpg.program", str(tmp_path / "no-such-gpg"))  # no key, no signer: git must refuse
+    head = git(checkout, "rev-parse", "HEAD")
+    r = run(checkout, "image", "set", "dev", "aegis/api=*:1.4.2")
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.splitlines()
+    assert lines[0].startswith("error: gitops-tools.yaml: commit.sign: the commit could not be signed (fatal: cannot "
+                               f"run {tmp_path / 'no-such-gpg'}: ")
+    assert lines[0].endswith("; error: gpg failed to sign the data; fatal: failed to write commit object); "
+                             "nothing was written")
+    assert lines[1:] == ["hint: give git a signing key (git config user.signingkey KEY, and gpg.format ssh for an SSH "
+                         "key), or set commit.sign: false"]
+    assert git(checkout, "rev-parse", "HEAD") == head
+    assert git(checkout, "status", "--porcelain") == ""  # the edited file was put back
