@@ -853,6 +853,14 @@ def test_changelog_renders_each_release_and_unreleased(tmp_path: Path) -> None:
     )
 
 
+def test_changelog_as_json_is_the_same_text(tmp_path: Path) -> None:
+    work, _ = two_releases(tmp_path)
+    text = run(work, "changelog").stdout
+    r = run(work, "-o", "json", "changelog")
+    assert (r.returncode, r.stderr) == (0, "")
+    assert json.loads(r.stdout) == {"changelog": text}
+
+
 def test_changelog_unreleased_date(tmp_path: Path) -> None:
     work, _ = two_releases(tmp_path)
     r = run(work, "changelog")
