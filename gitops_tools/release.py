@@ -330,8 +330,13 @@ def _plan(git: Any, root: Path, rel: str, run: _Run, warnings: list[str],
     last_v = parse_version(last_tag[len(prefix):], last_tag) if last_tag else current_v
     final_v = parse_version(last_final_tag[len(prefix):], last_final_tag) if last_final_tag else last_v.finalize_version()
     if last_tag and last_v != current_v:
+        fix = "make them agree before releasing; nothing was written"
+        if git.run("log", "-1", "--format=%s").strip() == f"chore(release): {config.name} {current}":
+            # a run stopped between its release commit and its tag (killed, or an older version)
+            fix = ("HEAD is the release commit of an interrupted run, without its tag: drop it with "
+                   "`git reset --keep HEAD~1` and release again; nothing was written")
         raise GitopsError(f"version {current} disagrees with the last tag {last_tag}", file=pyproject_file,
-                          key="project.version", fix="make them agree before releasing; nothing was written")
+                          key="project.version", fix=fix)
     version_texts: dict[str, str] = {}
     for f in config.version_files:
         name = f"{where}{f}"

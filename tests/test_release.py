@@ -524,6 +524,26 @@ def test_detached_head_needs_branch(tmp_path: Path) -> None:
     assert git(remote, "rev-parse", "v1.2.4^{commit}").strip() == head
 
 
+def test_a_run_interrupted_between_commit_and_tag_says_how_to_recover(tmp_path: Path) -> None:
+    remote, work, _ = library(tmp_path, messages=("fix: b",))
+    assert run(work, "release", "--no-push").returncode == 0
+    git(work, "tag", "-d", "v1.2.4")  # what a run killed before `git tag` leaves: the commit alone
+    before = state(work, remote)
+
+    r = run(work, "release")
+
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == (
+        "error: pyproject.toml: project.version: version 1.2.4 disagrees with the last tag v1.2.3\n"
+        "hint: HEAD is the release commit of an interrupted run, without its tag: drop it with "
+        "`git reset --keep HEAD~1` and release again; nothing was written\n")
+    assert state(work, remote) == before
+    git(work, "reset", "--keep", "HEAD~1")
+    r = run(work, "release")
+    assert r.returncode == 0, r.stderr
+    assert git(remote, "tag", "--list") == "v1.2.3\nv1.2.4\n"
+
+
 def test_detached_head_in_gitlab_ci_goes_to_ci_commit_branch(tmp_path: Path) -> None:
     remote, work, _ = library(tmp_path, messages=("fix: b",))
     git(work, "checkout", "-q", "--detach", "HEAD")  # what a GitLab runner checks out
