@@ -66,3 +66,27 @@ def git_environment(credentials: Credentials | None) -> dict[str, str]:
         "GIT_CONFIG_VALUE_0": credentials.header,
         "GIT_TERMINAL_PROMPT": "0",
     }
+
+
+def choose(url: str, env: Mapping[str, str], *, user_alone_is_token: bool) -> tuple[str, Credentials | None]:
+    """The URL to give git (credentials removed) and the credentials to send as a header, by precedence:
+    ``GITOPS_TOKEN`` (meant for this tool), then a ``user:password`` written in the URL (someone set it up on
+    purpose, as ``git remote set-url origin https://oauth2:$PAT@...`` does), then ``CI_JOB_TOKEN``.
+
+    ``user_alone_is_token``: an ``https://TOKEN@host`` URL given to ``--repo-url`` carries a token; in a
+    checkout's own remote, ``https://alice@host`` names a user whose password a credential helper supplies.
+    None when no credentials apply: git is left to its own configuration.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return url, None
+    clean, in_url = split_url(url)
+    if in_url is not None and not user_alone_is_token and ":" not in parts.netloc.rpartition("@")[0]:
+        clean, in_url = url, None  # a user name alone stays in the URL, for git's credential helper
+    token = env.get("GITOPS_TOKEN")
+    if token:
+        return clean, Credentials(env.get("GITOPS_TOKEN_USER") or "oauth2", token)
+    if in_url is not None:
+        return clean, in_url
+    job_token = env.get("CI_JOB_TOKEN")
+    return clean, (Credentials("gitlab-ci-token", job_token) if job_token else None)

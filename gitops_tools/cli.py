@@ -416,12 +416,12 @@ def release_cmd(obj: dict[str, Any], /, path: Path, tag_prefix: str | None, prer
     if output == "json":
         _print_json(result.as_dict())
         return
+    for w in result.warnings:
+        click.echo(f"warning: {w}", err=True)
     if print_next_version:
         if result.next:
             click.echo(result.next)
         return
-    for w in result.warnings:
-        click.echo(f"warning: {w}", err=True)
     if explain:
         for d in result.decisions:
             click.echo(f"{d.sha[:7]}  {d.level:<5}  {d.subject}  ({d.reason})")

@@ -104,3 +104,12 @@ def display_path(path: Path, root: Path | None, cwd: Path) -> str:
             except ValueError:
                 continue
     return str(path)
+
+
+def local_url(url: str, cwd: Path) -> str:
+    """``--repo-url ../remote.git`` means that directory as seen from where the command was run (git would
+    resolve it from the temporary directory it clones into). URLs and ``host:path`` stay as they are."""
+    if "://" in url or (":" in url.split("/", 1)[0]):
+        return url
+    candidate = cwd / url
+    return str(candidate.resolve()) if candidate.exists() else url

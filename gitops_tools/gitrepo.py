@@ -123,6 +123,22 @@ class GitRepo:
                 raise GitopsError(f"git {args[0]} failed: {reason}", fix=fix) from None
             raise TemporaryError(f"git {args[0]} failed: {reason}", fix="retry later (exit 75)") from None
 
+    def undo_commit(self, sha: str, paths: Sequence[str]) -> bool:
+        """Take back the tool's own commit ``sha`` (of ``paths``), if it is still HEAD: HEAD to its parent, and
+        ``paths`` in the index and the working tree as they were there. What else the user had staged or edited
+        stays as it is (``reset --keep`` would unstage it). False when HEAD moved on (nothing is touched)."""
+        if self.head() != sha:
+            return False
+        parent = self.run("rev-parse", f"{sha}^").strip()
+        self.run("reset", "--quiet", "--soft", parent)
+        existed = self.run("ls-tree", "-r", "--name-only", parent, "--", *paths).splitlines() if paths else []
+        if existed:
+            self.run("checkout", parent, "--", *existed)
+        for path in sorted(set(paths) - set(existed)):  # files the commit created
+            self.run("rm", "--quiet", "--cached", "--ignore-unmatch", "--", path)
+            (self.root / path).unlink(missing_ok=True)
+        return True
+
     def dirty_paths(self, paths: Sequence[str], untracked: bool = True) -> list[str]:
         """The files at or below ``paths`` that differ from HEAD (staged, unstaged, and untracked if asked)."""
         if not paths:

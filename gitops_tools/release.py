@@ -24,7 +24,7 @@ import datetime
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -32,7 +32,7 @@ from gitops_tools.changelog import prepend, render_section
 from gitops_tools.changes import identity
 from gitops_tools.conventional import DEFAULT_TYPES, LEVELS, Commit, Decision, decide, parse_all
 from gitops_tools.errors import GitopsError, TemporaryError
-from gitops_tools.files import read_text, write_atomic
+from gitops_tools.files import local_url, read_text, write_atomic
 from gitops_tools.pushpolicy import FINAL, TEMPORARY, Backoff, rejection_reason
 from gitops_tools.versioning import next_version, parse_version
 
@@ -119,31 +119,39 @@ def load_config(pyproject_text: str, file: str, tag_prefix: str | None) -> tuple
 
 
 class _Remote(NamedTuple):
-    """Where fetches and pushes go: a git whose environment carries the token (if any), and the URL to name
-    (the remote's URL without credentials for HTTP(S), so a token in ``.git/config`` is never used or shown;
-    else ``origin``)."""
+    """Where fetches and pushes go. ``git`` carries the chosen token as a header (see
+    :func:`gitops_tools.auth.choose`); ``push``/``fetch`` are what to name: ``origin`` when git's own
+    configuration decides (SSH, a local path, a credential helper, a ``pushurl``), else the remote's URL
+    without the credentials, so that a token stored in ``.git/config`` is never sent twice or shown."""
 
     git: Any
-    url: str
+    push: str
+    fetch: str
 
 
 def _remote(root: Path, url: str | None, verbose: bool, env: Mapping[str, str]) -> _Remote | None:
-    from gitops_tools.auth import from_environment, git_environment, split_url
+    from gitops_tools.auth import choose, split_url
     from gitops_tools.gitrepo import GitRepo
 
-    if url is None:
-        try:
-            url = GitRepo(root, verbose=verbose).run("remote", "get-url", "origin").strip()
-        except GitopsError:
-            return None  # no origin: commit and tag here, push nothing
-        if not url.startswith(("https://", "http://")):
-            return _Remote(GitRepo(root, verbose=verbose), "origin")
-    clean, url_creds = split_url(url)
-    if not clean.startswith(("https://", "http://")):
-        return _Remote(GitRepo(root, verbose=verbose), clean)
-    creds = from_environment(env) or url_creds
-    secrets = (*(creds.secrets if creds else ()), *(url_creds.secrets if url_creds else ()))
-    return _Remote(GitRepo(root, verbose=verbose, secrets=secrets, env=git_environment(creds)), clean)
+    if url is not None:  # --repo-url: the URL the user gave
+        clean, creds = choose(url, env, user_alone_is_token=True)
+        return _Remote(GitRepo.with_credentials(root, creds, verbose=verbose), clean, clean)
+    plain = GitRepo(root, verbose=verbose)
+    try:
+        fetch_url = plain.run("remote", "get-url", "origin").strip()
+        push_url = plain.run("remote", "get-url", "--push", "origin").strip()
+    except GitopsError:
+        return None  # no origin
+    push_clean, creds = choose(push_url, env, user_alone_is_token=False)
+    if creds is None:
+        return _Remote(plain, "origin", "origin")
+    fetch_clean, fetch_creds = choose(fetch_url, env, user_alone_is_token=False)
+    stored = [c for c in (split_url(push_url)[1], split_url(fetch_url)[1]) if c is not None]
+    secrets = (*creds.secrets, *(x for c in stored for x in c.secrets))
+    from gitops_tools.auth import git_environment
+
+    git = GitRepo(root, verbose=verbose, secrets=secrets, env=git_environment(creds))
+    return _Remote(git, push_clean, fetch_clean if fetch_creds is not None else "origin")
 
 
 def release(path: Path, *, tag_prefix: str | None = None, prerelease: str | None = None, dry_run: bool = False,
@@ -177,7 +185,7 @@ def release(path: Path, *, tag_prefix: str | None = None, prerelease: str | None
             raise GitopsError("the clone is shallow and has no remote to deepen it from",
                               fix="clone with the whole history (GIT_DEPTH: 0 in GitLab CI)")
         warnings.append("the clone was shallow: fetched the whole history and the tags")
-        remote.git.network_step("fetch", "--quiet", "--unshallow", "--tags", remote.url,
+        remote.git.network_step("fetch", "--quiet", "--unshallow", "--tags", remote.fetch,
                                 fix="clone with the whole history (GIT_DEPTH: 0 in GitLab CI)")
     if current_branch == "HEAD":
         if not branch and environ.get("CI_COMMIT_BRANCH"):
@@ -215,17 +223,18 @@ def _release_in_clone(repo_url: str, path: Path, branch: str | None, verbose: bo
     tmp = Path(tempfile.mkdtemp(prefix="gitops-tools-release-"))
     try:
         root = tmp / "repo"
-        cloner = _remote(tmp, repo_url, verbose, run.env)
+        cloner = _remote(tmp, local_url(repo_url, Path.cwd()), verbose, run.env)
         assert cloner is not None
         # the whole history and the tags (the last release may be far back); blobs only where needed
         args = ["clone", "--quiet", "--filter=blob:none", *(["--branch", branch] if branch else [])]
-        cloner.git.network_step(*args, "--", cloner.url, str(root), fix="check the URL, the branch and the token")
+        cloner.git.network_step(*args, "--", cloner.push, str(root), fix="check the URL, the branch and the token")
         if not (root / rel).is_dir():
-            raise GitopsError(f"{rel}: no such directory in {cloner.url}",
+            raise GitopsError(f"{rel}: no such directory in {cloner.push}",
                               fix="with --repo-url, PATH is the library's directory relative to the repository root")
         git = GitRepo(root, verbose=verbose)
         current = git.run("rev-parse", "--abbrev-ref", "HEAD").strip()
-        remote = _Remote(GitRepo(root, verbose=verbose, secrets=cloner.git.secrets, env=cloner.git.env), cloner.url)
+        remote = _Remote(GitRepo(root, verbose=verbose, secrets=cloner.git.secrets, env=cloner.git.env),
+                         cloner.push, cloner.push)
         return _release_in(git, root, rel, current, [], remote, verbose, run)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -236,6 +245,7 @@ def _release_in(git: Any, root: Path, rel: str, target_branch: str, warnings: li
     from gitops_tools.gitrepo import PushRejected
 
     tried: list[bool] = []
+    reading = run.dry_run or run.print_only  # fetches nothing, writes no ref: not even tags
 
     def fetch_tags() -> str | None:
         """No tag with the prefix here (a clone without tags): fetch them, once; what happened, for a warning."""
@@ -247,28 +257,35 @@ def _release_in(git: Any, root: Path, rel: str, target_branch: str, warnings: li
         if remote is None:
             return None
         try:
-            remote.git.network_step("fetch", "--quiet", "--tags", remote.url, fix="check the URL and the token")
+            remote.git.network_step("fetch", "--quiet", "--tags", remote.fetch, fix="check the URL and the token")
         except GitopsError as err:
             return f"no release tag here, and fetching the tags failed: {err.headline}"
-        return f"no release tag here: fetched the tags of {remote.url}"
+        return f"no release tag here: fetched the tags of {remote.fetch}"
 
     attempt = 0
     start = time.monotonic()
     while True:
         attempt += 1
-        result, apply = _plan(git, root, rel, run, warnings, fetch_tags)
-        if result.next is None or run.dry_run or run.print_only:
+        result, apply = _plan(git, root, rel, run, warnings, fetch_tags if not reading else None)
+        if result.next is None or reading:
             return result
+        if run.push and attempt == 1:
+            remote = remote or _remote(root, None, verbose, run.env)
+            if remote is None:
+                others = git.run("remote").split()
+                if others:
+                    raise GitopsError(f"no remote named origin to push the release to (remotes here: "
+                                      f"{', '.join(others)})", fix="pass --no-push, or rename the remote to push "
+                                      "to: git remote rename NAME origin; nothing was written")
+                warnings.append("no remote: the release commit and tag stay in this checkout")
+                result = result._replace(warnings=tuple(warnings))
         commit_sha = apply()
         result = result._replace(commit=commit_sha)
-        if not run.push:
-            return result
-        remote = remote or _remote(root, None, verbose, run.env)
-        if remote is None:
+        if not run.push or remote is None:
             return result
         undone = f"the release commit and tag {result.tag} were undone in this checkout"
         try:
-            remote.git.network("push", "--quiet", "--atomic", remote.url, f"HEAD:refs/heads/{target_branch}",
+            remote.git.network("push", "--quiet", "--atomic", remote.push, f"HEAD:refs/heads/{target_branch}",
                                f"refs/tags/{result.tag}")
             return result._replace(pushed=True)
         except PushRejected as err:
@@ -276,7 +293,7 @@ def _release_in(git: Any, root: Path, rel: str, target_branch: str, warnings: li
             final = err.kind == FINAL
             # A release commit and tag that only exist here would make the next run find "nothing to
             # release" and never push them: undo both, whatever happens next.
-            _undo(git, str(result.tag))
+            _undo(git, str(result.tag), commit_sha, result.files)
             if final:
                 raise GitopsError(f"push of {result.tag} rejected: {reason}",
                                   fix=f"the remote refused it for good (hook, protection or credentials); "
@@ -289,24 +306,26 @@ def _release_in(git: Any, root: Path, rel: str, target_branch: str, warnings: li
         import random
 
         run.sleep(run.backoff.delay(attempt, random.random))
-        remote.git.network_step("fetch", "--quiet", "--tags", remote.url,
+        remote.git.network_step("fetch", "--quiet", "--tags", remote.fetch,
                                 f"+refs/heads/{target_branch}:refs/remotes/origin/{target_branch}",
                                 fix=f"check the URL and the token; {undone}")
         try:  # commits of this clone that were not pushed yet go on top of the new remote state
-            git.run("rebase", "--quiet", f"refs/remotes/origin/{target_branch}")
+            git.run("rebase", "--quiet", "--autostash", f"refs/remotes/origin/{target_branch}")
         except GitopsError:
-            git.run("rebase", "--abort")
+            if any((root / ".git" / d).exists() for d in ("rebase-merge", "rebase-apply")):
+                git.run("rebase", "--abort")
             raise GitopsError(f"the commits of this checkout do not apply on the new origin/{target_branch}",
                               fix="rebase them by hand, then release again") from None
 
 
-def _undo(git: Any, tag: str) -> None:
+def _undo(git: Any, tag: str, sha: str, files: Sequence[str]) -> None:
+    """Drop the release's tag and commit; the user's own staged and unstaged work stays as it was."""
     git.run("tag", "-d", tag)
-    git.run("reset", "--quiet", "--keep", "HEAD~1")  # drop only our release commit
+    git.undo_commit(sha, files)
 
 
 def _plan(git: Any, root: Path, rel: str, run: _Run, warnings: list[str],
-          fetch_tags: Callable[[], str | None]) -> tuple[ReleaseResult, Callable[[], str]]:
+          fetch_tags: Callable[[], str | None] | None) -> tuple[ReleaseResult, Callable[[], str]]:
     tag_prefix, prerelease, today = run.tag_prefix, run.prerelease, run.today()
     where = f"{rel}/" if rel else ""
     pyproject_file = f"{where}pyproject.toml"
@@ -317,7 +336,15 @@ def _plan(git: Any, root: Path, rel: str, run: _Run, warnings: list[str],
     last_tag = _describe(git, pattern, [])
     is_final = last_tag is None or "-" not in last_tag[len(prefix):]
     if last_tag is None and not git.run("tag", "--list", pattern).strip():
-        note = fetch_tags()  # a clone made without tags would otherwise start the history over
+        if fetch_tags is None:  # a dry run: say what a real run would fetch
+            note = (f"no tag matching {pattern} here: the range starts at the first commit; if origin has "
+                    "release tags, a real run fetches them first (or: git fetch --tags)"
+                    if git.run("remote").strip() else None)
+            if note and note not in warnings:
+                warnings.append(note)
+            note = None
+        else:
+            note = fetch_tags()  # a clone made without tags would otherwise start the history over
         if note:
             warnings.append(note)
             last_tag = _describe(git, pattern, [])
@@ -350,7 +377,9 @@ def _plan(git: Any, root: Path, rel: str, run: _Run, warnings: list[str],
     range_args = [f"{last_final_tag}..HEAD"] if last_final_tag else ["HEAD"]
     # One git log for the whole unreleased range, with the files of each commit: the PATH filter is applied
     # here, so that --explain can say which commits were left out because they touch nothing under PATH.
-    log = git.run("log", "--format=%x1e%H%x1f%B%x1f", *(["--name-only"] if rel else []), *range_args)
+    # core.quotePath=false: a path with non-ASCII letters is printed as it is, not quoted, so it matches PATH
+    log = git.run("-c", "core.quotePath=false", "log", "--format=%x1e%H%x1f%B%x1f", *(["--name-only"] if rel else []),
+                  *range_args)
     commits: list[Commit] = []
     outside: list[Decision] = []
     since_last_tag = True
@@ -428,7 +457,7 @@ def _plan(git: Any, root: Path, rel: str, run: _Run, warnings: list[str],
             with git.message_file(section) as message:
                 git.run("tag", "--annotate", tag, "--cleanup=verbatim", f"--file={message}", env=who)
         except BaseException:
-            git.run("reset", "--quiet", "--keep", "HEAD~1")  # no release commit without its tag
+            git.undo_commit(git.head() or "", list(texts))  # no release commit without its tag
             raise
         return str(git.run("rev-parse", "HEAD").strip())
 

@@ -19,11 +19,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from gitops_tools.auth import Credentials, from_environment, split_url
+from gitops_tools.auth import Credentials, choose, from_environment, split_url
 from gitops_tools.changes import ImageUpdate, commit_message, identity, trailer_lines
 from gitops_tools.config import CONFIG_FILE, Environment
 from gitops_tools.errors import GitopsError, TemporaryError
-from gitops_tools.files import write_all
+from gitops_tools.files import local_url, write_all
 from gitops_tools.pushpolicy import FINAL, TEMPORARY, Backoff, mr_branch, rejection_reason
 from gitops_tools.workspace import Workspace, open_workspace
 
@@ -89,7 +89,7 @@ def land(cwd: Path, repo_dir: Path | None, target: str | None, change: Change, o
          runtime: Runtime | None = None) -> Landed:
     rt = runtime or Runtime(os.environ)
     if opts.repo_url:
-        return _land_in_clone(target, change, opts, rt)
+        return _land_in_clone(target, change, opts._replace(repo_url=local_url(opts.repo_url, cwd)), rt)
     ws = open_workspace(cwd, repo_dir, target)
     if not (ws.in_checkout and ws.root is not None and opts.commit) or opts.dry_run:
         if ws.in_checkout and ws.root is not None:
@@ -137,9 +137,12 @@ def _land_in_checkout(ws: Workspace, cwd: Path, repo_dir: Path | None, target: s
     # (reading a 1,000-environment configuration twice cost a third of such a run)
     assert ws.root is not None
     creds = from_environment(rt.env)
+    if opts.push:
+        origin = _repo(ws.root, opts, None).run("remote", "get-url", "--push", "origin").strip()
+        _, creds = choose(origin, rt.env, user_alone_is_token=False)
+        if creds is not None and creds == split_url(origin)[1]:
+            creds = None  # credentials someone stored in origin's URL: git sends them itself
     git = _repo(ws.root, opts, creds)
-    if opts.push and not _is_http(git.run("remote", "get-url", "origin").strip()):
-        git = _repo(ws.root, opts, None)  # the token is for HTTPS remotes only
     ws = ws._replace(git=git)
     branch = opts.branch or ws.config.branch
     if opts.push:
@@ -171,8 +174,7 @@ def _land_in_checkout(ws: Workspace, cwd: Path, repo_dir: Path | None, target: s
 
 def _land_in_clone(target: str | None, change: Change, opts: WriteOptions, rt: Runtime) -> Landed:
     assert opts.repo_url
-    url, url_creds = split_url(opts.repo_url)
-    creds = (from_environment(rt.env) or url_creds) if _is_http(url) else None
+    url, creds = choose(opts.repo_url, rt.env, user_alone_is_token=True)
     tmp = Path(tempfile.mkdtemp(prefix="gitops-tools-"))
     try:
         root = tmp / "repo"
@@ -263,13 +265,18 @@ def _push(git: Any, cwd: Path, repo_dir: Path | None, target: str | None, change
         return _push_merge_request(git, opts, landed, branch, reset)
     start = rt.clock()
     attempt = 1
+    pending = landed.commit  # the commit of this run that has not landed yet
 
-    def undone(fix: str) -> str:
-        """A checkout keeps no commit that did not land: the next run would refuse to work on top of it."""
+    def take_back() -> str:
+        """A checkout keeps no commit that did not land (the next run would refuse to work on top of it);
+        the user's own staged and unstaged work stays. Returns what to add to the message."""
+        nonlocal pending
         if reset != "--keep":
-            return fix  # a clone of --repo-url: removed anyway
-        git.run("reset", "--quiet", "--keep", "HEAD~1")
-        return f"{fix}; the commit was undone in this checkout"
+            return ""  # a clone of --repo-url: removed anyway
+        if pending is not None:
+            git.undo_commit(pending, [e.display for e in landed.applied.edits])
+            pending = None
+        return "; the commit was undone in this checkout"
 
     while True:
         try:
@@ -278,26 +285,41 @@ def _push(git: Any, cwd: Path, repo_dir: Path | None, target: str | None, change
         except PushRejected as err:
             reason = rejection_reason(err.stderr)
             if err.kind == FINAL:
-                raise GitopsError(f"push to {branch} rejected: {reason}", fix=undone(
-                    "the remote refused it for good (hook, protection or credentials)")) from None
+                raise GitopsError(f"push to {branch} rejected: {reason}", fix=(
+                    "the remote refused it for good (hook, protection or credentials)" + take_back())) from None
             if err.kind == TEMPORARY:
                 raise TemporaryError(f"push to {branch} failed: {reason}",
-                                     fix=undone("retry later (exit 75)")) from None
+                                     fix="retry later (exit 75)" + take_back()) from None
         if attempt >= opts.backoff.attempts or rt.clock() - start > opts.backoff.deadline:
             raise TemporaryError(
                 f"push to {branch} still rejected after {attempt} attempts in {rt.clock() - start:.1f}s "
-                "(others keep pushing)", fix=undone("retry later (exit 75)"))
+                "(others keep pushing)", fix="retry later (exit 75)" + take_back())
         rt.sleep(opts.backoff.delay(attempt, rt.rand))
         attempt += 1
-        # Fresh remote state, then the same semantic change again.
+        # Fresh remote state, then the same semantic change again. Our commit goes first, so that whatever
+        # fails below (the network, a remote rewritten under us) leaves none behind.
+        suffix = take_back()
         shallow = ["--depth", "1"] if reset == "--hard" else []
-        _network(git, "fetch", "--quiet", *shallow, "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
-        git.run("reset", "--quiet", reset, f"refs/remotes/origin/{branch}")
+        try:
+            _network(git, "fetch", "--quiet", *shallow, "origin",
+                     f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+            if reset == "--keep":  # a checkout: move on like `git pull --ff-only`, keeping the user's work
+                try:
+                    git.run("merge", "--quiet", "--ff-only", f"refs/remotes/origin/{branch}")
+                except GitopsError:
+                    raise GitopsError(f"origin/{branch} moved in a way this checkout cannot fast-forward to",
+                                      fix="update the checkout by hand (git pull), then run again") from None
+            else:
+                git.run("reset", "--quiet", "--hard", f"refs/remotes/origin/{branch}")
+        except GitopsError as err:
+            err.fix = (err.fix or "see git's message above") + suffix
+            raise
         ws = open_workspace(cwd, repo_dir, target)._replace(git=git)
         applied = change(ws)
         if not applied.edits:  # already there (or now a downgrade): nothing to push
             return Landed(applied, None, None, None, attempt, landed.workspace_root)
-        landed = landed._replace(applied=applied, commit=_write_and_commit(git, ws, applied, opts, rt))
+        pending = _write_and_commit(git, ws, applied, opts, rt)
+        landed = landed._replace(applied=applied, commit=pending)
 
 
 def _push_merge_request(git: Any, opts: WriteOptions, landed: Landed, branch: str, reset: str) -> Landed:
@@ -321,8 +343,8 @@ def _push_merge_request(git: Any, opts: WriteOptions, landed: Landed, branch: st
         git.network(*args, "origin", f"HEAD:refs/heads/{source}")
     except PushRejected as err:
         undone = ""
-        if reset == "--keep":  # a checkout keeps no commit that did not land
-            git.run("reset", "--quiet", "--keep", "HEAD~1")
+        if reset == "--keep" and landed.commit:  # a checkout keeps no commit that did not land
+            git.undo_commit(landed.commit, [e.display for e in applied.edits])
             undone = "; the commit was undone in this checkout"
         reason = rejection_reason(err.stderr)
         if err.kind != FINAL:
@@ -332,7 +354,7 @@ def _push_merge_request(git: Any, opts: WriteOptions, landed: Landed, branch: st
         fix = ("the remote must accept push options (GitLab does)" if options_refused else
                "the remote refused it for good (hook, protection or credentials)")
         raise GitopsError(f"push of merge request branch {source} failed: {reason}", fix=fix + undone) from None
-    if reset == "--keep":  # a checkout: leave the local branch where the remote one is
-        git.run("reset", "--quiet", "--keep", "HEAD~1")
+    if reset == "--keep" and landed.commit:  # a checkout: leave the local branch where the remote one is
+        git.undo_commit(landed.commit, [e.display for e in applied.edits])
     return landed._replace(merge_request=source, attempts=1)
 

@@ -294,6 +294,15 @@ def test_monorepo_path_filter_and_tag_prefix(tmp_path: Path) -> None:
     ]
 
 
+def test_a_path_with_non_ascii_letters_counts_for_its_library(tmp_path: Path) -> None:
+    remote, work, s = monorepo(tmp_path)
+    sha = commit(work, "feat(a): accents", {"libs/a/src/café.py": "X = 1\n"})
+    r = run(work, "release", "libs/a", "--explain", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert f"{sha[:7]}  minor  feat(a): accents  (type feat bumps minor)" in r.stdout.splitlines()
+    assert "a: 0.4.1 -> 0.5.0 (minor)" in r.stdout.splitlines()
+
+
 @pytest.mark.parametrize("extra, expected", [("", "0.5.0"), ("major_on_zero = true\n", "1.0.0"),
                                              ("major_on_zero = false\n", "0.5.0")],
                          ids=["0.x rule", "major_on_zero", "major_on_zero false"])
@@ -615,14 +624,84 @@ def test_a_clone_without_tags_fetches_them_first(tmp_path: Path) -> None:
     git(tmp_path, "clone", "-q", "--no-tags", str(remote), str(work))
     assert git(work, "tag", "--list") == ""
 
+    # a dry run fetches nothing and writes no ref, not even a tag: it says what a real run would do
     r = run(work, "release", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ("warning: no tag matching v[0-9]* here: the range starts at the first commit; if origin "
+                        "has release tags, a real run fetches them first (or: git fetch --tags)\n")
+    assert git(work, "tag", "--list") == ""
+
+    r = run(work, "release")
 
     assert r.returncode == 0, r.stderr
     assert r.stderr == "warning: no release tag here: fetched the tags of origin\n"
     assert r.stdout.splitlines()[0] == "lib: 1.2.3 -> 1.2.4 (patch)"
-    assert [line for line in r.stdout.splitlines() if line.startswith("- ")] == [
+    section = git(remote, "tag", "-l", "--format=%(contents)", "v1.2.4")
+    assert [line for line in section.splitlines() if line.startswith("- ")] == [
         f"- the only change since 1.2.3 {ref(shas[0])}"]  # not the whole history since the first commit
-    assert git(work, "tag", "--list") == "v1.2.3\n"
+    assert git(work, "tag", "--list") == "v1.2.3\nv1.2.4\n"
+
+
+def test_a_refused_push_keeps_what_the_user_had_staged(tmp_path: Path) -> None:
+    remote, work, _ = library(tmp_path, messages=("fix: b",))
+    update_hook(remote, 'echo "closed" >&2\nexit 1\n')
+    (work / "notes.txt").write_text("mine\n")
+    git(work, "add", "notes.txt")
+    (work / "src/lib/extra.py").write_text("EXTRA = 1\n")  # and something not staged
+    before = state(work, remote)
+
+    r = run(work, "release")
+
+    assert r.returncode == 1, r.stderr
+    assert state(work, remote) == before
+    assert git(work, "status", "--porcelain") == "A  notes.txt\n?? src/lib/extra.py\n"
+
+
+def test_no_origin_but_another_remote_is_refused_before_writing(tmp_path: Path) -> None:
+    remote, work, _ = library(tmp_path, messages=("fix: b",))
+    git(work, "remote", "rename", "origin", "upstream")
+    before = state(work, remote)
+    r = run(work, "release")
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == ("error: no remote named origin to push the release to (remotes here: upstream)\n"
+                        "hint: pass --no-push, or rename the remote to push to: git remote rename NAME origin; "
+                        "nothing was written\n")
+    assert state(work, remote) == before
+
+
+def test_no_remote_at_all_commits_and_tags_here_and_says_so(tmp_path: Path) -> None:
+    remote, work, _ = library(tmp_path, messages=("fix: b",))
+    git(work, "remote", "remove", "origin")
+    r = run(work, "release")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "warning: no remote: the release commit and tag stay in this checkout\n"
+    assert git(work, "tag", "--list") == "v1.2.3\nv1.2.4\n"
+
+
+def test_race_with_an_unrelated_uncommitted_edit_still_releases(tmp_path: Path) -> None:
+    remote, work, _ = library(tmp_path, messages=("fix: a",))
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(remote), str(other))
+    commit(other, "fix: theirs")
+    git(other, "push", "-q", "origin", "main")
+    (work / "README.md").write_text("work in progress\n")  # staged, unrelated: the rebase must carry it along
+    git(work, "add", "README.md")
+
+    r = run(work, "release")
+
+    assert r.returncode == 0, r.stderr
+    assert git(remote, "log", "--format=%s", "-2", "main").splitlines() == ["chore(release): lib 1.2.4", "fix: theirs"]
+    assert (work / "README.md").read_text() == "work in progress\n"
+    assert git(work, "status", "--porcelain") == "A  README.md\n"
+
+
+def test_relative_repo_url_is_read_from_where_the_command_runs(tmp_path: Path) -> None:
+    remote, _, _ = library(tmp_path, messages=("fix: b",))
+    job = tmp_path / "job"
+    job.mkdir()
+    r = run(job, "release", "--repo-url", "../remote.git")
+    assert r.returncode == 0, r.stderr
+    assert git(remote, "tag", "--list") == "v1.2.3\nv1.2.4\n"
 
 
 def test_tags_exist_but_none_reachable(tmp_path: Path) -> None:

@@ -185,3 +185,78 @@ def test_every_command_in_a_checkout_at_v(served: Served) -> None:
         assert "extraheader" not in git(checkout, "config", "--list").lower()
         assert git(checkout, "status", "--porcelain") == ""
     assert_nowhere(served.root, *outputs)
+
+
+# --- release in a checkout: the credentials that origin is set up with ------------------------------------
+
+
+@pytest.fixture
+def library_server(tmp_path: Path) -> Iterator[tuple[Path, GitHTTPServer]]:
+    """lib.git (tag v1.0.0, then a feat) served over HTTP to oauth2:TOKEN and alice:TOKEN, accepting pushes."""
+    srv = tmp_path / "srv"
+    srv.mkdir()
+    lib = make_checkout(tmp_path / "lib-seed", dict(LIBRARY))
+    git(lib, "tag", "-a", "v1.0.0", "-m", "v1.0.0")
+    (lib / "feature.py").write_text("x = 1\n")
+    git(lib, "add", "feature.py")
+    git(lib, "commit", "-qm", "feat: a feature")
+    git(tmp_path, "clone", "-q", "--bare", str(lib), str(srv / "lib.git"))
+    with GitHTTPServer(srv, {"oauth2": TOKEN, "alice": TOKEN}) as server:
+        yield srv / "lib.git", server
+
+
+def clone_with_header(url: str, dst: Path, user: str = "oauth2") -> Path:
+    header = "Authorization: Basic " + base64.b64encode(f"{user}:{TOKEN}".encode()).decode()
+    subprocess.run(["git", "-c", f"http.extraHeader={header}", "clone", "-q", url, str(dst)], check=True,
+                   capture_output=True)
+    return dst
+
+
+def test_release_uses_a_token_stored_in_origin_over_ci_job_token(library_server: tuple[Path, GitHTTPServer],
+                                                                  tmp_path: Path) -> None:
+    bare, server = library_server
+    work = clone_with_header(server.url("lib.git"), tmp_path / "work")
+    git(work, "remote", "set-url", "origin", with_token_in_url(server.url("lib.git")))  # set up on purpose
+    server.authorizations.clear()
+
+    r = run(work, "release", env={"CI_JOB_TOKEN": "job-token-that-cannot-push"})
+
+    assert r.returncode == 0, r.stderr
+    assert git(bare, "tag", "--list") == "v1.0.0\nv1.1.0\n"
+    assert set(server.authorizations) == {"Basic " + base64.b64encode(f"oauth2:{TOKEN}".encode()).decode()}
+    assert_nowhere(tmp_path / "tmp", r.stdout, r.stderr)
+
+
+def test_release_leaves_a_user_name_in_origin_to_the_credential_helper(
+        library_server: tuple[Path, GitHTTPServer], tmp_path: Path) -> None:
+    bare, server = library_server
+    work = clone_with_header(server.url("lib.git"), tmp_path / "work", user="alice")
+    git(work, "remote", "set-url", "origin", server.url("lib.git").replace("http://", "http://alice@"))
+    helper = tmp_path / "helper.sh"  # what a credential store would answer for alice
+    helper.write_text(f"#!/bin/sh\necho username=alice\necho password={TOKEN}\n")
+    helper.chmod(0o700)
+    git(work, "config", "credential.helper", str(helper))
+
+    r = run(work, "release")
+
+    assert r.returncode == 0, r.stderr
+    assert git(bare, "tag", "--list") == "v1.0.0\nv1.1.0\n"
+    assert "Basic " + base64.b64encode(f"alice:{TOKEN}".encode()).decode() in server.authorizations
+    assert "Basic " + base64.b64encode(b"oauth2:alice").decode() not in server.authorizations  # not a token
+
+
+def test_release_pushes_where_origin_pushes(tmp_path: Path) -> None:
+    lib = make_checkout(tmp_path / "lib-seed", dict(LIBRARY))
+    git(lib, "tag", "-a", "v1.0.0", "-m", "v1.0.0")
+    git(lib, "commit", "-q", "--allow-empty", "-m", "fix: a fix")
+    bare = tmp_path / "push-here.git"
+    git(tmp_path, "clone", "-q", "--bare", str(lib), str(bare))
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "-q", str(bare), str(work))
+    git(work, "remote", "set-url", "origin", "http://127.0.0.1:9/fetch-only.git")  # fetching would fail
+    git(work, "remote", "set-url", "--push", "origin", str(bare))
+
+    r = run(work, "release", env={"GITOPS_TOKEN": TOKEN})
+
+    assert r.returncode == 0, r.stderr
+    assert git(bare, "tag", "--list") == "v1.0.0\nv1.0.1\n"

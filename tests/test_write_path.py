@@ -195,6 +195,82 @@ def test_push_from_a_checkout(remote: Path, tmp_path: Path) -> None:
     assert git(remote, "rev-parse", "main") == git(checkout, "rev-parse", "HEAD")
 
 
+def test_push_from_a_checkout_keeps_unrelated_staged_work_through_a_race(remote: Path, tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"
+    git(tmp_path, "clone", "-q", str(remote), str(checkout))
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(remote), str(other))
+    (other / "README.md").write_text("theirs\n")
+    git(other, "add", "README.md")
+    git(other, "commit", "-qm", "docs: theirs")
+    (checkout / "NOTES.md").write_text("mine, staged\n")
+    git(checkout, "add", "NOTES.md")
+    hook = checkout / ".git/hooks/pre-push"  # another writer lands just before our first push
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text(f"#!/bin/sh\n[ -e '{tmp_path}/raced' ] && exit 0\ntouch '{tmp_path}/raced'\n"
+                    f"git -C '{other}' push -q origin main\n")
+    hook.chmod(0o755)
+
+    r = run(checkout, "image", "set", "--push", "dev", "aegis/api=*:1.4.2")
+
+    assert r.returncode == 0, r.stderr
+    assert git(remote, "log", "--format=%s", "-2", "main").splitlines()[1] == "docs: theirs"
+    assert "newTag: 1.4.2" in show(remote, "environments/dev/kustomization.yaml")
+    assert git(checkout, "rev-parse", "HEAD") == git(remote, "rev-parse", "main")
+    assert git(checkout, "status", "--porcelain") == "A  NOTES.md\n"  # still staged, as the user left it
+
+
+def test_refused_push_from_a_checkout_keeps_unrelated_staged_work(remote: Path, tmp_path: Path) -> None:
+    hook = remote / "hooks/pre-receive"
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text("#!/bin/sh\necho 'closed' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    checkout = tmp_path / "checkout"
+    git(tmp_path, "clone", "-q", str(remote), str(checkout))
+    (checkout / "NOTES.md").write_text("mine, staged\n")
+    git(checkout, "add", "NOTES.md")
+    head = git(checkout, "rev-parse", "HEAD")
+
+    r = run(checkout, "image", "set", "--push", "dev", "aegis/api=*:1.4.2")
+
+    assert r.returncode == 1
+    assert r.stderr.endswith("; the commit was undone in this checkout\n")
+    assert git(checkout, "rev-parse", "HEAD") == head
+    assert git(checkout, "status", "--porcelain") == "A  NOTES.md\n"
+    assert (checkout / "environments/dev/kustomization.yaml").read_text() == KUST
+
+
+def test_a_failure_while_retrying_leaves_no_commit_in_the_checkout(remote: Path, tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"
+    git(tmp_path, "clone", "-q", str(remote), str(checkout))
+    head = git(checkout, "rev-parse", "HEAD")
+    gone = remote.with_name("remote.gone")
+    hook = checkout / ".git/hooks/pre-push"  # looks like "someone was first", then the remote is gone
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text(f"#!/bin/sh\nmv '{remote}' '{gone}'\necho ' ! [rejected] main -> main (fetch first)' >&2\n"
+                    "exit 1\n")
+    hook.chmod(0o755)
+
+    r = run(checkout, "image", "set", "--push", "dev", "aegis/api=*:1.4.2")
+
+    assert r.returncode == 75, r.stderr
+    assert r.stderr.startswith("error: git fetch failed:")
+    assert r.stderr.endswith("hint: retry later (exit 75); the commit was undone in this checkout\n")
+    assert git(checkout, "rev-parse", "HEAD") == head
+    assert git(checkout, "status", "--porcelain") == ""
+    gone.rename(remote)
+    hook.unlink()
+    r = run(checkout, "image", "set", "--push", "dev", "aegis/api=*:1.4.2")  # the next run just works
+    assert r.returncode == 0, r.stderr
+    assert "newTag: 1.4.2" in show(remote, "environments/dev/kustomization.yaml")
+
+
+def test_relative_repo_url_is_read_from_where_the_command_runs(remote: Path, workdir: Path) -> None:
+    r = run(workdir, "image", "set", "--repo-url", "../remote.git", "dev", "aegis/api=*:1.4.2")
+    assert r.returncode == 0, r.stderr
+    assert "newTag: 1.4.2" in show(remote, "environments/dev/kustomization.yaml")
+
+
 def test_push_from_a_checkout_with_unpushed_work_is_refused(remote: Path, tmp_path: Path) -> None:
     checkout = tmp_path / "checkout"
     git(tmp_path, "clone", "-q", str(remote), str(checkout))
