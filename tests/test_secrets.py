@@ -260,3 +260,31 @@ def test_release_pushes_where_origin_pushes(tmp_path: Path) -> None:
 
     assert r.returncode == 0, r.stderr
     assert git(bare, "tag", "--list") == "v1.0.0\nv1.0.1\n"
+
+
+def test_image_set_push_from_a_checkout_whose_origin_stores_a_token(tmp_path: Path) -> None:
+    """origin set up with a token: CI_JOB_TOKEN does not replace it; GITOPS_TOKEN, meant for the tool, does."""
+    srv = tmp_path / "srv"
+    srv.mkdir()
+    seed = make_checkout(tmp_path / "seed", {
+        "gitops-tools.yaml": "environments:\n  - name: dev\n",
+        "environments/dev/kustomization.yaml": "images:\n  - name: aegis/api\n    newTag: 1.0.0\n",
+    })
+    git(tmp_path, "clone", "-q", "--bare", str(seed), str(srv / "gitops.git"))
+    stored = "glpat-" + secrets.token_hex(8)
+    with GitHTTPServer(srv, {"oauth2": TOKEN, "stored": stored}) as server:
+        work = clone_with_header(server.url("gitops.git"), tmp_path / "work")
+        git(work, "remote", "set-url", "origin",
+            server.url("gitops.git").replace("http://", f"http://stored:{stored}@"))
+        server.authorizations.clear()
+
+        r = run(work, "image", "set", "--push", "dev", "aegis/api=*:1.0.1", env={"CI_JOB_TOKEN": "cannot-push"})
+        assert r.returncode == 0, r.stderr
+        assert set(server.authorizations) == {"Basic " + base64.b64encode(f"stored:{stored}".encode()).decode()}
+
+        server.authorizations.clear()
+        r = run(work, "image", "set", "--push", "dev", "aegis/api=*:1.0.2", env={"GITOPS_TOKEN": TOKEN})
+        assert r.returncode == 0, r.stderr
+        assert set(server.authorizations) == {"Basic " + base64.b64encode(f"oauth2:{TOKEN}".encode()).decode()}
+    assert "newTag: 1.0.2" in git(srv / "gitops.git", "show", "main:environments/dev/kustomization.yaml")
+    assert_nowhere(tmp_path / "tmp", r.stdout, r.stderr)
