@@ -90,3 +90,11 @@ def choose(url: str, env: Mapping[str, str], *, user_alone_is_token: bool) -> tu
         return clean, in_url
     job_token = env.get("CI_JOB_TOKEN")
     return clean, (Credentials("gitlab-ci-token", job_token) if job_token else None)
+
+
+def for_checkout(origin_url: str, env: Mapping[str, str]) -> Credentials | None:
+    """The header to give git for a checkout's own ``origin`` (by the precedence of :func:`choose`): None when
+    git needs none from us, either because the URL is not HTTP(S) or because the credentials that win are the
+    ones stored in the URL, which git sends itself."""
+    _, creds = choose(origin_url, env, user_alone_is_token=False)
+    return None if creds is not None and creds == split_url(origin_url)[1] else creds

@@ -18,10 +18,13 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 
 from gitops_tools.errors import GitopsError
+
+if TYPE_CHECKING:
+    from gitops_tools.auth import Credentials
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 
@@ -62,9 +65,9 @@ class GitRepo:
         self.env = dict(env or {})
 
     @classmethod
-    def with_credentials(cls, root: Path, credentials: Any, *, verbose: bool = False) -> "GitRepo":
-        """A git for ``root`` whose processes get ``credentials`` (:class:`gitops_tools.auth.Credentials` or
-        None) as an HTTP header, with the token masked in everything echoed or raised."""
+    def with_credentials(cls, root: Path, credentials: "Credentials | None", *, verbose: bool = False) -> "GitRepo":
+        """A git for ``root`` whose processes get ``credentials`` (or none) as an HTTP header, with the token
+        masked in everything echoed or raised."""
         from gitops_tools.auth import git_environment
 
         secrets = credentials.secrets if credentials is not None else ()
@@ -109,7 +112,7 @@ class GitRepo:
                 stderr, classify_push_error(stderr),
             ) from None
 
-    def network_step(self, *args: str, fix: str) -> str:
+    def network_step(self, *args: str, fix: str = "check the URL and the token") -> str:
         """A clone or fetch the run cannot go on without: refused for good (auth, no such repository) is exit 1
         with ``fix``; anything else (network down, server busy) is temporary, exit 75."""
         from gitops_tools.errors import TemporaryError

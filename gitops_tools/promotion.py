@@ -73,7 +73,7 @@ def _git(ws: Workspace) -> Any:
 def _deepen(git: Any) -> None:
     """History is read from commits: a shallow clone fetches the rest first."""
     if git.run("rev-parse", "--is-shallow-repository").strip() == "true":
-        git.network_step("fetch", "--quiet", "--unshallow", fix="check the URL and the token")
+        git.network_step("fetch", "--quiet", "--unshallow")
 
 
 def _log(ws: Workspace, paths: Sequence[str], since: str | None = None) -> list[Any]:
@@ -147,7 +147,7 @@ def promote(cwd: Path, repo_dir: Path | None, source: str, target: str, images: 
                     f"{item.target_now.value if item.target_now else '(none)'}, now "
                     f"{current.value if current else '(none)'}",
                     file=dst.file, key=f"images[name={item.image}]",
-                    fix=f"look at the new state (gitops-tools status) and run the promotion again",
+                    fix="look at the new state (gitops-tools status) and run the promotion again",
                 )
         applied = plan_images(ws, dst_env.name, [_spec(i.source) for i in items], {}, force, "promote")
         return applied

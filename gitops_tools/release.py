@@ -118,40 +118,20 @@ def load_config(pyproject_text: str, file: str, tag_prefix: str | None) -> tuple
     return config, str(version)
 
 
-class _Remote(NamedTuple):
-    """Where fetches and pushes go. ``git`` carries the chosen token as a header (see
-    :func:`gitops_tools.auth.choose`); ``push``/``fetch`` are what to name: ``origin`` when git's own
-    configuration decides (SSH, a local path, a credential helper, a ``pushurl``), else the remote's URL
-    without the credentials, so that a token stored in ``.git/config`` is never sent twice or shown."""
-
-    git: Any
-    push: str
-    fetch: str
-
-
-def _remote(root: Path, url: str | None, verbose: bool, env: Mapping[str, str]) -> _Remote | None:
-    from gitops_tools.auth import choose, split_url
+def _origin(root: Path, verbose: bool, env: Mapping[str, str]) -> Any:
+    """The git that fetches from and pushes to ``origin`` (its ``pushurl``, SSH and credential helpers as git
+    configures them), with a token header only where :func:`gitops_tools.auth.for_checkout` says so; None
+    without an ``origin``."""
+    from gitops_tools.auth import for_checkout
     from gitops_tools.gitrepo import GitRepo
 
-    if url is not None:  # --repo-url: the URL the user gave
-        clean, creds = choose(url, env, user_alone_is_token=True)
-        return _Remote(GitRepo.with_credentials(root, creds, verbose=verbose), clean, clean)
     plain = GitRepo(root, verbose=verbose)
     try:
-        fetch_url = plain.run("remote", "get-url", "origin").strip()
         push_url = plain.run("remote", "get-url", "--push", "origin").strip()
     except GitopsError:
-        return None  # no origin
-    push_clean, creds = choose(push_url, env, user_alone_is_token=False)
-    if creds is None:
-        return _Remote(plain, "origin", "origin")
-    fetch_clean, fetch_creds = choose(fetch_url, env, user_alone_is_token=False)
-    stored = [c for c in (split_url(push_url)[1], split_url(fetch_url)[1]) if c is not None]
-    secrets = (*creds.secrets, *(x for c in stored for x in c.secrets))
-    from gitops_tools.auth import git_environment
-
-    git = GitRepo(root, verbose=verbose, secrets=secrets, env=git_environment(creds))
-    return _Remote(git, push_clean, fetch_clean if fetch_creds is not None else "origin")
+        return None
+    creds = for_checkout(push_url, env)
+    return plain if creds is None else GitRepo.with_credentials(root, creds, verbose=verbose)
 
 
 def release(path: Path, *, tag_prefix: str | None = None, prerelease: str | None = None, dry_run: bool = False,
@@ -178,15 +158,15 @@ def release(path: Path, *, tag_prefix: str | None = None, prerelease: str | None
     rel = path.resolve().relative_to(root.resolve()).as_posix()
     rel = "" if rel == "." else rel
     warnings: list[str] = []
-    remote: _Remote | None = None
+    remote = None
     if shallow == "true":
-        remote = _remote(root, None, verbose, environ)
+        remote = _origin(root, verbose, environ)
         if remote is None:
             raise GitopsError("the clone is shallow and has no remote to deepen it from",
                               fix="clone with the whole history (GIT_DEPTH: 0 in GitLab CI)")
         warnings.append("the clone was shallow: fetched the whole history and the tags")
-        remote.git.network_step("fetch", "--quiet", "--unshallow", "--tags", remote.fetch,
-                                fix="clone with the whole history (GIT_DEPTH: 0 in GitLab CI)")
+        remote.network_step("fetch", "--quiet", "--unshallow", "--tags", "origin",
+                            fix="clone with the whole history (GIT_DEPTH: 0 in GitLab CI)")
     if current_branch == "HEAD":
         if not branch and environ.get("CI_COMMIT_BRANCH"):
             branch = environ["CI_COMMIT_BRANCH"]  # GitLab CI checks out a detached HEAD of this branch
@@ -213,6 +193,7 @@ def _release_in_clone(repo_url: str, path: Path, branch: str | None, verbose: bo
     import shutil
     import tempfile
 
+    from gitops_tools.auth import choose
     from gitops_tools.gitrepo import GitRepo
 
     rel = path.as_posix().strip("/")
@@ -220,47 +201,47 @@ def _release_in_clone(repo_url: str, path: Path, branch: str | None, verbose: bo
     if path.is_absolute() or ".." in path.parts:
         raise GitopsError(f"PATH {path} is not inside the repository",
                           fix="with --repo-url, PATH is the library's directory relative to the repository root")
+    # the clone's origin is the URL without credentials; the token goes as a header to every command
+    url, creds = choose(local_url(repo_url, Path.cwd()), run.env, user_alone_is_token=True)
     tmp = Path(tempfile.mkdtemp(prefix="gitops-tools-release-"))
     try:
         root = tmp / "repo"
-        cloner = _remote(tmp, local_url(repo_url, Path.cwd()), verbose, run.env)
-        assert cloner is not None
         # the whole history and the tags (the last release may be far back); blobs only where needed
         args = ["clone", "--quiet", "--filter=blob:none", *(["--branch", branch] if branch else [])]
-        cloner.git.network_step(*args, "--", cloner.push, str(root), fix="check the URL, the branch and the token")
+        GitRepo.with_credentials(tmp, creds, verbose=verbose).network_step(
+            *args, "--", url, str(root), fix="check the URL, the branch and the token")
         if not (root / rel).is_dir():
-            raise GitopsError(f"{rel}: no such directory in {cloner.push}",
+            raise GitopsError(f"{rel}: no such directory in {url}",
                               fix="with --repo-url, PATH is the library's directory relative to the repository root")
-        git = GitRepo(root, verbose=verbose)
+        git = GitRepo.with_credentials(root, creds, verbose=verbose)
         current = git.run("rev-parse", "--abbrev-ref", "HEAD").strip()
-        remote = _Remote(GitRepo(root, verbose=verbose, secrets=cloner.git.secrets, env=cloner.git.env),
-                         cloner.push, cloner.push)
-        return _release_in(git, root, rel, current, [], remote, verbose, run)
+        return _release_in(git, root, rel, current, [], git, verbose, run)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _release_in(git: Any, root: Path, rel: str, target_branch: str, warnings: list[str], remote: _Remote | None,
+def _release_in(git: Any, root: Path, rel: str, target_branch: str, warnings: list[str], remote: Any,
                 verbose: bool, run: _Run) -> ReleaseResult:
+    """The plan-commit-tag-push loop; ``remote`` is the git that talks to ``origin`` (found when needed)."""
     from gitops_tools.gitrepo import PushRejected
 
-    tried: list[bool] = []
     reading = run.dry_run or run.print_only  # fetches nothing, writes no ref: not even tags
+    tried = False
 
     def fetch_tags() -> str | None:
         """No tag with the prefix here (a clone without tags): fetch them, once; what happened, for a warning."""
-        nonlocal remote
+        nonlocal remote, tried
         if tried:
             return None
-        tried.append(True)
-        remote = remote or _remote(root, None, verbose, run.env)
+        tried = True
+        remote = remote or _origin(root, verbose, run.env)
         if remote is None:
             return None
         try:
-            remote.git.network_step("fetch", "--quiet", "--tags", remote.fetch, fix="check the URL and the token")
+            remote.network_step("fetch", "--quiet", "--tags", "origin")
         except GitopsError as err:
             return f"no release tag here, and fetching the tags failed: {err.headline}"
-        return f"no release tag here: fetched the tags of {remote.fetch}"
+        return "no release tag here: fetched the tags of origin"
 
     attempt = 0
     start = time.monotonic()
@@ -270,7 +251,7 @@ def _release_in(git: Any, root: Path, rel: str, target_branch: str, warnings: li
         if result.next is None or reading:
             return result
         if run.push and attempt == 1:
-            remote = remote or _remote(root, None, verbose, run.env)
+            remote = remote or _origin(root, verbose, run.env)
             if remote is None:
                 others = git.run("remote").split()
                 if others:
@@ -285,8 +266,8 @@ def _release_in(git: Any, root: Path, rel: str, target_branch: str, warnings: li
             return result
         undone = f"the release commit and tag {result.tag} were undone in this checkout"
         try:
-            remote.git.network("push", "--quiet", "--atomic", remote.push, f"HEAD:refs/heads/{target_branch}",
-                               f"refs/tags/{result.tag}")
+            remote.network("push", "--quiet", "--atomic", "origin", f"HEAD:refs/heads/{target_branch}",
+                           f"refs/tags/{result.tag}")
             return result._replace(pushed=True)
         except PushRejected as err:
             reason = rejection_reason(err.stderr)
@@ -306,9 +287,9 @@ def _release_in(git: Any, root: Path, rel: str, target_branch: str, warnings: li
         import random
 
         run.sleep(run.backoff.delay(attempt, random.random))
-        remote.git.network_step("fetch", "--quiet", "--tags", remote.fetch,
-                                f"+refs/heads/{target_branch}:refs/remotes/origin/{target_branch}",
-                                fix=f"check the URL and the token; {undone}")
+        remote.network_step("fetch", "--quiet", "--tags", "origin",
+                            f"+refs/heads/{target_branch}:refs/remotes/origin/{target_branch}",
+                            fix=f"check the URL and the token; {undone}")
         try:  # commits of this clone that were not pushed yet go on top of the new remote state
             git.run("rebase", "--quiet", "--autostash", f"refs/remotes/origin/{target_branch}")
         except GitopsError:
@@ -333,24 +314,25 @@ def _plan(git: Any, root: Path, rel: str, run: _Run, warnings: list[str],
     config, current = load_config(pyproject_text, pyproject_file, tag_prefix)
     prefix = config.tag_prefix
     pattern = f"{prefix}[0-9]*"
+    def tags_here() -> bool:
+        return last_tag is not None or bool(git.run("tag", "--list", pattern).strip())
+
     last_tag = _describe(git, pattern, [])
-    is_final = last_tag is None or "-" not in last_tag[len(prefix):]
-    if last_tag is None and not git.run("tag", "--list", pattern).strip():
-        if fetch_tags is None:  # a dry run: say what a real run would fetch
-            note = (f"no tag matching {pattern} here: the range starts at the first commit; if origin has "
-                    "release tags, a real run fetches them first (or: git fetch --tags)"
-                    if git.run("remote").strip() else None)
-            if note and note not in warnings:
-                warnings.append(note)
-            note = None
-        else:
-            note = fetch_tags()  # a clone made without tags would otherwise start the history over
+    has_tags = tags_here()
+    if not has_tags and fetch_tags is None:  # a dry run fetches nothing: say what a real run would do
+        hint = (f"no tag matching {pattern} here: the range starts at the first commit; if origin has release "
+                "tags, a real run fetches them first (or: git fetch --tags)")
+        if git.run("remote").strip() and hint not in warnings:
+            warnings.append(hint)
+    elif not has_tags and fetch_tags is not None:
+        note = fetch_tags()  # a clone made without tags would otherwise start the history over
         if note:
             warnings.append(note)
             last_tag = _describe(git, pattern, [])
-            is_final = last_tag is None or "-" not in last_tag[len(prefix):]
+            has_tags = tags_here()
+    is_final = last_tag is None or "-" not in last_tag[len(prefix):]
     last_final_tag = last_tag if is_final else _describe(git, pattern, [f"{prefix}*-*"])
-    if last_tag is None and git.run("tag", "--list", pattern).strip():
+    if last_tag is None and has_tags:
         raise GitopsError(f"no tag matching {pattern} is reachable from HEAD, though some exist",
                           fix="fetch or merge the branch that carries the last release, then run again")
     current_v = parse_version(current, pyproject_file)

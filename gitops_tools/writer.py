@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from gitops_tools.auth import Credentials, choose, from_environment, split_url
+from gitops_tools.auth import Credentials, choose, for_checkout, from_environment
 from gitops_tools.changes import ImageUpdate, commit_message, identity, trailer_lines
 from gitops_tools.config import CONFIG_FILE, Environment
 from gitops_tools.errors import GitopsError, TemporaryError
@@ -112,10 +112,6 @@ def land(cwd: Path, repo_dir: Path | None, target: str | None, change: Change, o
         lock.release()
 
 
-def _is_http(url: str) -> bool:
-    return url.startswith(("https://", "http://"))
-
-
 def _git_dir(root: Path) -> Path:
     dot = root / ".git"
     if dot.is_file():  # a worktree or submodule: "gitdir: <path>"
@@ -138,10 +134,7 @@ def _land_in_checkout(ws: Workspace, cwd: Path, repo_dir: Path | None, target: s
     assert ws.root is not None
     creds = from_environment(rt.env)
     if opts.push:
-        origin = _repo(ws.root, opts, None).run("remote", "get-url", "--push", "origin").strip()
-        _, creds = choose(origin, rt.env, user_alone_is_token=False)
-        if creds is not None and creds == split_url(origin)[1]:
-            creds = None  # credentials someone stored in origin's URL: git sends them itself
+        creds = for_checkout(_repo(ws.root, opts, None).run("remote", "get-url", "--push", "origin").strip(), rt.env)
     git = _repo(ws.root, opts, creds)
     ws = ws._replace(git=git)
     branch = opts.branch or ws.config.branch
@@ -151,7 +144,7 @@ def _land_in_checkout(ws: Workspace, cwd: Path, repo_dir: Path | None, target: s
         if head != upstream:
             raise GitopsError(
                 f"the checkout is not at origin/{branch} (HEAD {str(head)[:12]}, origin/{branch} {upstream[:12]})",
-                fix=f"push or drop your local commits first (git status), or use --repo-url for a fresh clone",
+                fix="push or drop your local commits first (git status), or use --repo-url for a fresh clone",
             )
     applied = change(ws)
     # Uncommitted edits where the change looked would either be swept into its commit or make it look done
@@ -184,13 +177,13 @@ def _land_in_clone(target: str | None, change: Change, opts: WriteOptions, rt: R
             args += ["--branch", opts.branch]
         # --sparse: only the top-level files at first; the environments follow below. A large repository
         # (thousands of service files) then costs a clone of what the change reads, not of everything.
-        _network(cloner, *args, "--sparse", "--", url, str(root))
+        cloner.network_step(*args, "--sparse", "--", url, str(root))
         git = _repo(root, opts, creds)
         ws = _sparse_workspace(git, root, target)._replace(git=git)
         branch = opts.branch or ws.config.branch
         current = git.run("rev-parse", "--abbrev-ref", "HEAD").strip()
         if current != branch:  # the remote's default branch is not the one gitops-tools.yaml names
-            _network(git, "fetch", "--quiet", "--depth", "1", "origin",
+            git.network_step("fetch", "--quiet", "--depth", "1", "origin",
                      f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
             git.run("checkout", "--quiet", "-B", branch, f"refs/remotes/origin/{branch}")
         applied = change(ws)
@@ -214,10 +207,6 @@ def _sparse_workspace(git: Any, root: Path, target: str | None) -> Workspace:
     except GitopsError:  # an older git, or a path cone mode refuses: take everything
         git.run("sparse-checkout", "disable")
     return open_workspace(root, root)
-
-
-def _network(git: Any, *args: str) -> str:
-    return str(git.network_step(*args, fix="check the URL and the token"))
 
 
 def _identity(git: Any, ws: Workspace, env: Mapping[str, str]) -> tuple[str | None, dict[str, str]]:
@@ -301,8 +290,8 @@ def _push(git: Any, cwd: Path, repo_dir: Path | None, target: str | None, change
         suffix = take_back()
         shallow = ["--depth", "1"] if reset == "--hard" else []
         try:
-            _network(git, "fetch", "--quiet", *shallow, "origin",
-                     f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+            git.network_step("fetch", "--quiet", *shallow, "origin",
+                             f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
             if reset == "--keep":  # a checkout: move on like `git pull --ff-only`, keeping the user's work
                 try:
                     git.run("merge", "--quiet", "--ff-only", f"refs/remotes/origin/{branch}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitops_tools.auth import Credentials, from_environment, git_environment, split_url
+from gitops_tools.auth import Credentials, choose, for_checkout, from_environment, git_environment, split_url
 from gitops_tools.gitrepo import mask
 from gitops_tools.pushpolicy import FINAL, RETRY, TEMPORARY, Backoff, classify_push_error, mr_branch, rejection_reason
 
@@ -102,3 +102,37 @@ def test_mask() -> None:
     assert mask("fatal: unable to access 'https://oauth2:tok@gitlab.com/x.git/'") == (
         "fatal: unable to access 'https://***@gitlab.com/x.git/'")
     assert mask("header b2F1dGgyOnRvaw== and tok", ("tok", "b2F1dGgyOnRvaw==")) == "header *** and ***"
+
+
+GITOPS = {"GITOPS_TOKEN": "gt"}
+JOB = {"CI_JOB_TOKEN": "jt"}
+STORED = "https://oauth2:st@gitlab.example.com/x.git"
+CLEAN = "https://gitlab.example.com/x.git"
+
+
+@pytest.mark.parametrize(("url", "env", "user_alone_is_token", "expected"), [
+    (STORED, {**GITOPS, **JOB}, True, (CLEAN, Credentials("oauth2", "gt"))),  # meant for the tool: first
+    (STORED, JOB, True, (CLEAN, Credentials("oauth2", "st"))),  # set up on purpose: before the job token
+    (CLEAN, JOB, True, (CLEAN, Credentials("gitlab-ci-token", "jt"))),
+    (CLEAN, {}, True, (CLEAN, None)),
+    ("https://tok@gitlab.example.com/x.git", {}, True, (CLEAN, Credentials("oauth2", "tok"))),
+    ("https://alice@gitlab.example.com/x.git", JOB, False,  # a user name for the credential helper
+     ("https://alice@gitlab.example.com/x.git", Credentials("gitlab-ci-token", "jt"))),
+    ("git@gitlab.example.com:x.git", GITOPS, True, ("git@gitlab.example.com:x.git", None)),  # SSH: no header
+    ("/srv/x.git", GITOPS, True, ("/srv/x.git", None)),
+])
+def test_choose_credentials_by_precedence(url: str, env: dict[str, str], user_alone_is_token: bool,
+                                          expected: tuple[str, Credentials | None]) -> None:
+    assert choose(url, env, user_alone_is_token=user_alone_is_token) == expected
+
+
+@pytest.mark.parametrize(("url", "env", "expected"), [
+    (STORED, JOB, None),  # the stored token wins, and git sends it itself
+    (STORED, GITOPS, Credentials("oauth2", "gt")),
+    (CLEAN, JOB, Credentials("gitlab-ci-token", "jt")),
+    ("https://alice@gitlab.example.com/x.git", {}, None),
+    ("git@gitlab.example.com:x.git", JOB, None),
+])
+def test_for_checkout_sends_a_header_only_when_git_would_not_have_the_winner(
+        url: str, env: dict[str, str], expected: Credentials | None) -> None:
+    assert for_checkout(url, env) == expected

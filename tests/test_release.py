@@ -102,6 +102,15 @@ def library(tmp_path: Path, files: dict[str, str] | None = None, tag: str | None
     return remote, work, shas
 
 
+def push_first(tmp_path: Path, remote: Path, message: str) -> str:
+    """Another clone commits ``message`` and pushes it before our release: its hash."""
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(remote), str(other))
+    sha = commit(other, message)
+    git(other, "push", "-q", "origin", "main")
+    return sha
+
+
 def state(work: Path, remote: Path) -> dict[str, object]:
     """Everything a release could change: files, index, HEAD, tags, and the remote's refs."""
     return {
@@ -680,10 +689,7 @@ def test_no_remote_at_all_commits_and_tags_here_and_says_so(tmp_path: Path) -> N
 
 def test_race_with_an_unrelated_uncommitted_edit_still_releases(tmp_path: Path) -> None:
     remote, work, _ = library(tmp_path, messages=("fix: a",))
-    other = tmp_path / "other"
-    git(tmp_path, "clone", "-q", str(remote), str(other))
-    commit(other, "fix: theirs")
-    git(other, "push", "-q", "origin", "main")
+    push_first(tmp_path, remote, "fix: theirs")
     (work / "README.md").write_text("work in progress\n")  # staged, unrelated: the rebase must carry it along
     git(work, "add", "README.md")
 
@@ -741,10 +747,7 @@ RACES = [
 def test_push_race_is_retried_on_fresh_state(tmp_path: Path, mine: str, theirs: str, version: str,
                                              groups: list[tuple[str, str, str]]) -> None:
     remote, work, (mine_sha,) = library(tmp_path, messages=(mine,))
-    other = tmp_path / "other"
-    git(tmp_path, "clone", "-q", str(remote), str(other))
-    theirs_sha = commit(other, theirs)
-    git(other, "push", "-q", "origin", "main")
+    theirs_sha = push_first(tmp_path, remote, theirs)
     shas = {"mine": mine_sha, "theirs": theirs_sha}
 
     r = run(work, "release")  # work is one commit behind: the first push is rejected
@@ -783,10 +786,7 @@ def test_two_release_jobs_at_once_release_once(tmp_path: Path) -> None:
 
 def test_push_race_keeps_local_unpushed_commits(tmp_path: Path) -> None:
     remote, work, _ = library(tmp_path, messages=("fix: a",))
-    other = tmp_path / "other"
-    git(tmp_path, "clone", "-q", str(remote), str(other))
-    commit(other, "fix: theirs")
-    git(other, "push", "-q", "origin", "main")
+    push_first(tmp_path, remote, "fix: theirs")
     commit(work, "feat: mine, not pushed yet", {"src/lib/mine.py": "MINE = 1\n"})
 
     r = run(work, "release")

@@ -56,6 +56,14 @@ def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.
                           env={**os.environ, "TMPDIR": str(tmp), **(env or {})}, timeout=120)
 
 
+def install_hook(path: Path, body: str) -> Path:
+    """Install ``body`` as the shell hook at ``path`` (the hooks directory need not exist)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
 def show(remote: Path, path: str, rev: str = "main") -> str:
     return git(remote, "show", f"{rev}:{path}")
 
@@ -138,14 +146,11 @@ def test_commits_without_any_git_identity(remote: Path, workdir: Path, monkeypat
 def test_protected_environment_opens_a_merge_request_through_push_options(remote: Path, workdir: Path) -> None:
     git(remote, "config", "receive.advertisePushOptions", "true")
     record = remote.parent / "push-options.txt"
-    hook = remote / "hooks/pre-receive"
-    hook.parent.mkdir(exist_ok=True)
-    hook.write_text(
-        "#!/bin/sh\n"
+    install_hook(
+        remote / "hooks/pre-receive",
         f"{{ read old new ref; echo \"ref=$ref\"; i=0; while [ $i -lt \"${{GIT_PUSH_OPTION_COUNT:-0}}\" ]; do\n"
         f"  eval \"echo \\\"\\$GIT_PUSH_OPTION_$i\\\"\"; i=$((i+1)); done; echo ---; }} >> {record}\n"
     )
-    hook.chmod(0o755)
     main_before = git(remote, "rev-parse", "main").strip()
     r = run(workdir, "image", "set", "--repo-url", f"file://{remote}", "prod", "aegis/api=*:1.4.2")
     assert r.returncode == 0, r.stderr
@@ -205,11 +210,9 @@ def test_push_from_a_checkout_keeps_unrelated_staged_work_through_a_race(remote:
     git(other, "commit", "-qm", "docs: theirs")
     (checkout / "NOTES.md").write_text("mine, staged\n")
     git(checkout, "add", "NOTES.md")
-    hook = checkout / ".git/hooks/pre-push"  # another writer lands just before our first push
-    hook.parent.mkdir(exist_ok=True)
-    hook.write_text(f"#!/bin/sh\n[ -e '{tmp_path}/raced' ] && exit 0\ntouch '{tmp_path}/raced'\n"
-                    f"git -C '{other}' push -q origin main\n")
-    hook.chmod(0o755)
+    install_hook(checkout / ".git/hooks/pre-push",  # another writer lands just before our first push
+                 f"[ -e '{tmp_path}/raced' ] && exit 0\ntouch '{tmp_path}/raced'\n"
+                 f"git -C '{other}' push -q origin main\n")
 
     r = run(checkout, "image", "set", "--push", "dev", "aegis/api=*:1.4.2")
 
@@ -221,10 +224,7 @@ def test_push_from_a_checkout_keeps_unrelated_staged_work_through_a_race(remote:
 
 
 def test_refused_push_from_a_checkout_keeps_unrelated_staged_work(remote: Path, tmp_path: Path) -> None:
-    hook = remote / "hooks/pre-receive"
-    hook.parent.mkdir(exist_ok=True)
-    hook.write_text("#!/bin/sh\necho 'closed' >&2\nexit 1\n")
-    hook.chmod(0o755)
+    install_hook(remote / "hooks/pre-receive", "echo 'closed' >&2\nexit 1\n")
     checkout = tmp_path / "checkout"
     git(tmp_path, "clone", "-q", str(remote), str(checkout))
     (checkout / "NOTES.md").write_text("mine, staged\n")
@@ -245,11 +245,8 @@ def test_a_failure_while_retrying_leaves_no_commit_in_the_checkout(remote: Path,
     git(tmp_path, "clone", "-q", str(remote), str(checkout))
     head = git(checkout, "rev-parse", "HEAD")
     gone = remote.with_name("remote.gone")
-    hook = checkout / ".git/hooks/pre-push"  # looks like "someone was first", then the remote is gone
-    hook.parent.mkdir(exist_ok=True)
-    hook.write_text(f"#!/bin/sh\nmv '{remote}' '{gone}'\necho ' ! [rejected] main -> main (fetch first)' >&2\n"
-                    "exit 1\n")
-    hook.chmod(0o755)
+    hook = install_hook(checkout / ".git/hooks/pre-push",  # looks like "someone was first", then the remote is gone
+                        f"mv '{remote}' '{gone}'\necho ' ! [rejected] main -> main (fetch first)' >&2\nexit 1\n")
 
     r = run(checkout, "image", "set", "--push", "dev", "aegis/api=*:1.4.2")
 
@@ -308,10 +305,7 @@ def test_token_never_printed_against_a_refused_port(url: str, workdir: Path) -> 
 
 
 def test_token_never_written_or_printed_on_a_failing_push(remote: Path, tmp_path: Path) -> None:
-    hook = remote / "hooks/pre-receive"
-    hook.parent.mkdir(exist_ok=True)
-    hook.write_text("#!/bin/sh\necho \"rejected: header was $(env | grep -c extraHeader)\" >&2\nexit 1\n")
-    hook.chmod(0o755)
+    install_hook(remote / "hooks/pre-receive", 'echo "rejected: header was $(env | grep -c extraHeader)" >&2\nexit 1\n')
     checkout = tmp_path / "checkout"
     git(tmp_path, "clone", "-q", str(remote), str(checkout))
     r = run(checkout, "-v", "image", "set", "--push", "dev", "aegis/api=*:1.4.2", env={"GITOPS_TOKEN": TOKEN})
