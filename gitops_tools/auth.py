@@ -13,12 +13,17 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from typing import NamedTuple
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 
 class Credentials(NamedTuple):
     user: str
     token: str
+    source: str = "the URL"  # where they came from, for messages: GITOPS_TOKEN, CI_JOB_TOKEN or the URL
+
+    def describe(self) -> str:
+        """``the token from GITOPS_TOKEN (user oauth2)``: which credentials were sent, never their value."""
+        return f"the token from {self.source} (user {self.user})"
 
     @property
     def header(self) -> str:
@@ -39,6 +44,7 @@ def split_url(url: str) -> tuple[str, Credentials | None]:
         return url, None
     userinfo, _, host = parts.netloc.rpartition("@")
     user, _, password = userinfo.partition(":")
+    user, password = unquote(user), unquote(password)  # RFC 3986: a token with `@` or `:` is percent-encoded
     clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
     if not password:  # https://TOKEN@host: the token alone, as GitLab accepts with user oauth2
         return clean, Credentials("oauth2", user) if user else None
@@ -49,10 +55,10 @@ def from_environment(env: Mapping[str, str]) -> Credentials | None:
     """``GITOPS_TOKEN`` (user ``GITOPS_TOKEN_USER``, default oauth2), else ``CI_JOB_TOKEN`` (gitlab-ci-token)."""
     token = env.get("GITOPS_TOKEN")
     if token:
-        return Credentials(env.get("GITOPS_TOKEN_USER") or "oauth2", token)
+        return Credentials(env.get("GITOPS_TOKEN_USER") or "oauth2", token, "GITOPS_TOKEN")
     job_token = env.get("CI_JOB_TOKEN")
     if job_token:
-        return Credentials("gitlab-ci-token", job_token)
+        return Credentials("gitlab-ci-token", job_token, "CI_JOB_TOKEN")
     return None
 
 
@@ -85,11 +91,11 @@ def choose(url: str, env: Mapping[str, str], *, user_alone_is_token: bool) -> tu
         clean, in_url = url, None  # a user name alone stays in the URL, for git's credential helper
     token = env.get("GITOPS_TOKEN")
     if token:
-        return clean, Credentials(env.get("GITOPS_TOKEN_USER") or "oauth2", token)
+        return clean, Credentials(env.get("GITOPS_TOKEN_USER") or "oauth2", token, "GITOPS_TOKEN")
     if in_url is not None:
         return clean, in_url
     job_token = env.get("CI_JOB_TOKEN")
-    return clean, (Credentials("gitlab-ci-token", job_token) if job_token else None)
+    return clean, (Credentials("gitlab-ci-token", job_token, "CI_JOB_TOKEN") if job_token else None)
 
 
 def for_checkout(origin_url: str, env: Mapping[str, str]) -> Credentials | None:

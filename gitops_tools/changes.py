@@ -8,8 +8,11 @@ Pure.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
+
+from gitops_tools.errors import GitopsError
 
 
 class Change(NamedTuple):
@@ -60,6 +63,54 @@ def trailer_lines(scope: str, updates: Iterable[ImageUpdate]) -> list[str]:
 
 VERBS = {"set-image": "set", "promote": "promote", "rollback": "roll back"}
 
+# Line breaks (also Unicode's), other control characters: what would let a value add a line to a message.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+_BLANK = re.compile(r"\s")
+
+
+def _checked(value: str, what: str, *, file: str | None = None, key: str | None = None,
+             blanks: bool = True) -> str:
+    """``value`` if it can go into a commit message as it is: one line, no control characters (and, for the
+    words of a ``Gitops-Change`` trailer, no blanks); else an error naming where it came from."""
+    bad = _CONTROL.search(value) or (not blanks and _BLANK.search(value))
+    if bad:
+        char = bad.group(0)
+        kind = "a line break" if char in "\r\n\x85\u2028\u2029" else \
+            "a blank" if char.isspace() and char not in "\t\x0b\x0c" else "a control character"
+        raise GitopsError(
+            f"{what} {value!r} contains {kind}, so it would forge or break lines of the commit message",
+            file=file, key=key, fix="fix the value (history reads the commit's trailers back); nothing was written",
+        )
+    return value
+
+
+# GitLab CI variables recorded as trailers: (trailer, variable, what a valid value looks like, example)
+_CI_TRAILERS = (
+    ("Gitops-Source-Project", "CI_PROJECT_PATH", r"[\w.+-]+(/[\w.+-]+)+", "aegis/api"),
+    ("Gitops-Source-Commit", "CI_COMMIT_SHA", r"[0-9a-f]{7,64}", "a 40-hex-digit commit"),
+    ("Gitops-Pipeline", "CI_PIPELINE_URL", r"https?://[^\s<>]+", "https://gitlab.com/aegis/api/-/pipelines/7"),
+    ("Gitops-Pipeline-Id", "CI_PIPELINE_ID", r"[0-9]{1,20}", "a number"),
+    ("Gitops-Pipeline-Iid", "CI_PIPELINE_IID", r"[0-9]{1,20}", "a number"),
+    ("Gitops-Triggered-By", "GITLAB_USER_EMAIL", r"[^\s<>@]+@[^\s<>@]+", "an e-mail address"),
+)
+
+
+def ci_trailers(env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Where the change came from, as GitLab CI tells it; a variable that is not what GitLab sets (a line break
+    that would add a forged trailer, say) is refused, naming the variable."""
+    out = []
+    for trailer, var, pattern, example in _CI_TRAILERS:
+        value = env.get(var)
+        if not value:
+            continue
+        if not re.fullmatch(pattern, value):
+            _checked(value, var, blanks=False)
+            raise GitopsError(f"{var} {value!r} is not what GitLab CI sets ({example})",
+                              fix=f"fix or unset {var}: it goes into the commit's {trailer} trailer; "
+                                  "nothing was written")
+        out.append((trailer, value))
+    return out
+
 
 def commit_message(
     scope: str,
@@ -76,6 +127,20 @@ def commit_message(
     changed = sorted((u for u in updates if u.changes), key=lambda u: u.image)
     if not changed:
         raise ValueError("no change to describe")
+    _checked(scope, "the target", blanks=False)
+    for u in changed:
+        first = u.changes[0]
+        _checked(u.image, "the image name", file=first.file, blanks=False)
+        for value in (u.old, u.new):
+            if value is not None:
+                _checked(value, f"the value of {u.image}", file=first.file, blanks=False)
+        for c in u.changes:
+            _checked(c.file, "the file name", blanks=False)
+            for value in (c.old, c.new):
+                if value is not None:
+                    _checked(value, "the value", file=c.file, key=c.path)
+    for key, value in extra_trailers:
+        _checked(value, key)
     verb = VERBS.get(action, action)
     if len(changed) == 1:
         u = changed[0]
@@ -109,6 +174,11 @@ def identity(configured: tuple[str | None, str | None], env: Mapping[str, str],
     if name and email:
         author = f"{name} <{email}>"
     elif env.get("GITLAB_USER_NAME") and env.get("GITLAB_USER_EMAIL"):
+        for var in ("GITLAB_USER_NAME", "GITLAB_USER_EMAIL"):
+            if "<" in env[var] or ">" in env[var]:
+                raise GitopsError(f"{var} {env[var]!r} contains '<' or '>'", fix=f"fix or unset {var}: it "
+                                  "becomes the commit's author; nothing was written")
+            _checked(env[var], var)
         author = f"{env['GITLAB_USER_NAME']} <{env['GITLAB_USER_EMAIL']}>"
     extra: dict[str, str] = {}
     if not (env.get("GIT_COMMITTER_EMAIL") or git_has_email):

@@ -285,6 +285,9 @@ def parse_config(text: str, filename: str = CONFIG_FILE) -> Config:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
     from ruamel.yaml.scalarbool import ScalarBoolean
 
+    from gitops_tools.yamldoc import check_size
+
+    check_size(text, filename)
     _refuse_other_yaml_versions(text, filename)
     # A fresh instance per call: a "%YAML" directive changes the resolver of the instance that read it.
     yaml = YAML(typ="rt")
@@ -300,6 +303,9 @@ def parse_config(text: str, filename: str = CONFIG_FILE) -> Config:
     except ValueError as exc:
         # The constructor refuses a plain scalar that looks like a date but is not one (2024-13-45).
         raise _bad_timestamp_error(exc, text, filename) from None
+    except RecursionError:  # ruamel.yaml composes recursively: a few thousand nested brackets exhaust the stack
+        raise ConfigError("invalid YAML: nested too deeply", file=filename,
+                          fix="the configuration is a few levels deep: check the file") from None
     if data is None and _is_empty_document(text):
         raise ConfigError(
             "the file is empty",
@@ -308,7 +314,11 @@ def parse_config(text: str, filename: str = CONFIG_FILE) -> Config:
             fix="delete it to use the defaults or list the environments",
         )
     reader = _Reader(text, filename, scalar_bool=ScalarBoolean, tagged=TaggedScalar)
-    return reader.config(data)
+    try:
+        return reader.config(data)
+    except RecursionError:
+        raise ConfigError("invalid YAML: nested too deeply", file=filename,
+                          fix="the configuration is a few levels deep: check the file") from None
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ EXIT_USAGE = 2
 EXIT_UNEXPECTED = 3
 EXIT_TEMPFAIL = 75
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM: what a cancelled CI job receives
 
 
 class GitopsError(Exception):
@@ -107,10 +108,16 @@ class ConflictError(GitopsError):
     """What is there is not what the plan expected."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (a cancelled CI job): handled like Ctrl-C, files restored, exit 143."""
+
+
 def exit_code_for(exc: BaseException) -> int:
     """Map any exception to the documented exit code (README, "Exit codes")."""
     if isinstance(exc, GitopsError):
         return exc.exit_code
+    if isinstance(exc, Terminated):
+        return EXIT_TERMINATED
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED
     return EXIT_UNEXPECTED

@@ -7,8 +7,9 @@ a reader (or a process killed mid-write) sees the old file or the new one, never
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping as MappingABC
+from collections.abc import Iterator, Mapping as MappingABC
 from pathlib import Path
 
 from gitops_tools.errors import GitopsError, YamlError
@@ -29,9 +30,8 @@ def read_text(path: Path, display: str) -> str:
         ) from None
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one rename, keeping the file's permission bits."""
-    data = text.encode("utf-8")
+def _stage(path: Path, data: bytes) -> str:
+    """Write ``data`` to a new temporary file beside ``path`` (flushed to disk); return its name."""
     import tempfile  # with shutil and the compressors: about 3 ms that only writers pay
 
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".gitops-tools.tmp", dir=path.parent)
@@ -44,19 +44,45 @@ def write_atomic(path: Path, text: str) -> None:
             os.chmod(tmp, path.stat().st_mode & 0o7777)
         except FileNotFoundError:
             pass
-        os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _unlink(tmp)
         raise
+    return tmp
+
+
+def _unlink(name: str) -> None:
+    try:
+        os.unlink(name)
+    except FileNotFoundError:
+        pass
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one rename, keeping the file's permission bits."""
+    write_all({path: text})
 
 
 def write_all(texts: MappingABC[Path, str]) -> None:
-    """Write several files; each one atomically, in a stable order."""
-    for path in sorted(texts):
-        write_atomic(path, texts[path])
+    """Replace several files so that they are all as before or all as after, even if interrupted.
+
+    Every new text is first written to a temporary file beside its target (an interruption there removes the
+    temporary files and changes nothing); then all of them are renamed into place with SIGINT and SIGTERM held
+    back (:func:`gitops_tools.interrupts.held`), a handful of ``rename`` calls. A process killed with SIGKILL
+    may still stop between two renames: each file is then whole, old or new.
+    """
+    from gitops_tools.interrupts import held
+
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path in sorted(texts):
+            staged.append((_stage(path, texts[path].encode("utf-8")), path))
+        with held():
+            for tmp, path in staged:
+                os.replace(tmp, path)
+            staged = []
+    finally:
+        for tmp, _ in staged:
+            _unlink(tmp)
 
 
 def find_kustomization(directory: Path, display: str) -> Path:
@@ -88,6 +114,16 @@ def is_inside(root: Path, path: Path) -> bool:
     return True
 
 
+def ensure_inside(boundary: Path, path: Path, display: str, what: str = "the repository") -> None:
+    """Refuse a file that resolves (through a symbolic link, or ``..``) to a place outside ``boundary``: its
+    contents would leak into a commit, or a write would land outside."""
+    if not is_inside(boundary, path):
+        raise GitopsError(
+            f"resolves (through a symbolic link or '..') to {path.resolve()}, outside {what}",
+            file=display, fix="replace the link with the file itself; nothing was read or written",
+        )
+
+
 def _lexical(path: Path) -> Path:
     """Absolute, with ``..`` folded but symbolic links not followed (for showing the path the user gave)."""
     return Path(os.path.normpath(path.absolute()))
@@ -113,3 +149,87 @@ def local_url(url: str, cwd: Path) -> str:
         return url
     candidate = cwd / url
     return str(candidate.resolve()) if candidate.exists() else url
+
+
+# --- scratch directories (the clones of --repo-url) -----------------------------------------------------------
+
+_OWNER = ".gitops-tools-owner.lock"
+_STALE_WITHOUT_OWNER = 3600.0  # seconds: a directory of ours with no owner lock (older versions) is stale then
+
+
+@contextlib.contextmanager
+def scratch_directory(prefix: str) -> Iterator[Path]:
+    """A new temporary directory, removed when the block ends (exception, Ctrl-C and SIGTERM included).
+
+    The run holds a lock on a file inside it for as long as it lives. A run killed with SIGKILL cannot remove
+    its directory, but the kernel releases its lock: the next run with the same ``prefix`` finds directories
+    whose lock it can take and removes them first.
+    """
+    import shutil
+    import tempfile
+
+    from filelock import FileLock
+
+    base = Path(tempfile.gettempdir())
+    remove_stale(base, prefix)
+    # Made under another name, locked, then renamed: a directory is never seen under ``prefix`` without its
+    # owner's lock (another run's clean-up would take the lock first and remove it under us).
+    setup = Path(tempfile.mkdtemp(prefix=f".setup-{prefix}", dir=base))
+    owner = FileLock(str(setup / _OWNER))
+    try:
+        owner.acquire()
+        tmp = base / (prefix + setup.name[len(f".setup-{prefix}"):])
+        os.rename(setup, tmp)
+    except BaseException:
+        owner.release()
+        shutil.rmtree(setup, ignore_errors=True)
+        raise
+    try:
+        yield tmp
+    finally:
+        owner.release()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_stale(base: Path, prefix: str) -> list[str]:
+    """Remove the directories ``base/prefix*`` left by runs that were killed; their names, for tests."""
+    import shutil
+    import time
+
+    from filelock import FileLock, Timeout
+
+    removed: list[str] = []
+    try:
+        entries = list(base.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        setup = entry.name.startswith(f".setup-{prefix}")
+        if not (entry.name.startswith(prefix) or setup):
+            continue
+        try:
+            info = os.lstat(entry)
+        except OSError:
+            continue
+        import stat
+
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            continue  # not a directory of ours (a symbolic link, another user's): leave it alone
+        owner = entry / _OWNER
+        if setup or not owner.exists():
+            if time.time() - info.st_mtime < _STALE_WITHOUT_OWNER:
+                continue  # just made by a run that has not taken its lock yet, or by an older version
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+            continue
+        lock = FileLock(str(owner))
+        try:
+            lock.acquire(timeout=0)
+        except (Timeout, OSError):
+            continue  # its run is alive
+        try:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+        finally:
+            lock.release()
+    return removed

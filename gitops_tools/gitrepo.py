@@ -46,9 +46,14 @@ class PushRejected(GitopsError):
     """``git push`` (or fetch) failed; ``stderr`` is git's message (secrets masked), ``kind`` its class."""
 
     def __init__(self, problem: str, stderr: str, kind: str) -> None:
+        from gitops_tools.errors import EXIT_ERROR, EXIT_TEMPFAIL
+        from gitops_tools.pushpolicy import FINAL
+
         super().__init__(problem)
         self.stderr = stderr
         self.kind = kind
+        # Wherever one is not caught: refused for good is 1, anything a later run may get past is 75.
+        self.exit_code = EXIT_ERROR if kind == FINAL else EXIT_TEMPFAIL
 
 
 class GitRepo:
@@ -56,13 +61,14 @@ class GitRepo:
 
     def __init__(
         self, root: Path, *, verbose: bool = False, echo: Callable[[str], None] = _stderr_echo,
-        secrets: Sequence[str] = (), env: Mapping[str, str] | None = None,
+        secrets: Sequence[str] = (), env: Mapping[str, str] | None = None, credentials: str | None = None,
     ) -> None:
         self.root = root
         self.verbose = verbose
         self.echo = echo
         self.secrets = tuple(secrets)
         self.env = dict(env or {})
+        self.credentials = credentials  # which credentials this git sends, for messages (never their value)
 
     @classmethod
     def with_credentials(cls, root: Path, credentials: "Credentials | None", *, verbose: bool = False) -> "GitRepo":
@@ -71,7 +77,18 @@ class GitRepo:
         from gitops_tools.auth import git_environment
 
         secrets = credentials.secrets if credentials is not None else ()
-        return cls(root, verbose=verbose, secrets=secrets, env=git_environment(credentials))
+        return cls(root, verbose=verbose, secrets=secrets, env=git_environment(credentials),
+                   credentials=credentials.describe() if credentials is not None else None)
+
+    def auth_hint(self, stderr: str) -> str:
+        """For a refusal that is about credentials: which ones were sent (the variable, never the value)."""
+        from gitops_tools.pushpolicy import is_auth_failure
+
+        if not is_auth_failure(stderr):
+            return ""
+        if self.credentials is None:
+            return "; no token was sent (set GITOPS_TOKEN, or run in GitLab CI for CI_JOB_TOKEN)"
+        return f"; git sent {self.credentials}: check that it is valid and may write to this repository"
 
     def _execute(self, args: Sequence[str], env: Mapping[str, str] | None = None) -> str:
         command = ["git", *args]
@@ -123,7 +140,7 @@ class GitRepo:
         except PushRejected as err:
             reason = rejection_reason(err.stderr)
             if err.kind == FINAL:
-                raise GitopsError(f"git {args[0]} failed: {reason}", fix=fix) from None
+                raise GitopsError(f"git {args[0]} failed: {reason}", fix=fix + self.auth_hint(err.stderr)) from None
             raise TemporaryError(f"git {args[0]} failed: {reason}", fix="retry later (exit 75)") from None
 
     def undo_commit(self, sha: str, paths: Sequence[str]) -> bool:

@@ -9,9 +9,12 @@ Pure: text in, values out.
 
 from __future__ import annotations
 
+import datetime
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
+
+from gitops_tools.errors import UsageError
 
 RECORD = "\x1e"
 FIELD = "\x1f"
@@ -43,6 +46,9 @@ class Event(NamedTuple):
     pipeline: str | None
     source_commit: str | None
     commit: str
+    pipeline_id: str | None = None
+    pipeline_iid: str | None = None
+    source_project: str | None = None
 
     def as_dict(self) -> dict[str, str | None]:
         return dict(self._asdict())
@@ -71,6 +77,9 @@ class _Block:
         self.action = "set-image"
         self.pipeline: str | None = None
         self.source: str | None = None
+        self.pipeline_id: str | None = None
+        self.pipeline_iid: str | None = None
+        self.project: str | None = None
         self.changes: list[tuple[str, ...]] = []
 
 
@@ -96,6 +105,12 @@ def _blocks(body: str) -> list[_Block]:
             current.pipeline = value
         elif key == "Gitops-Source-Commit":
             current.source = value
+        elif key == "Gitops-Pipeline-Id":
+            current.pipeline_id = value
+        elif key == "Gitops-Pipeline-Iid":
+            current.pipeline_iid = value
+        elif key == "Gitops-Source-Project":
+            current.project = value
         elif key == "Gitops-Change":
             change = _CHANGE.match(line)
             if change:
@@ -103,12 +118,20 @@ def _blocks(body: str) -> list[_Block]:
     return blocks
 
 
-def events(commits: Sequence[Commit], env_paths: dict[str, str], env: str | None = None,
+def _touches(files: Sequence[str], path: str) -> bool:
+    prefix = path.rstrip("/") + "/"
+    return any(f == path or f.startswith(prefix) for f in files)
+
+
+def events(commits: Sequence[Commit], env_paths: Mapping[str, str], env: str | None = None,
            image: str | None = None) -> list[Event]:
     """Every change recorded in ``commits`` (newest first, as git log gives them), filtered by env and image.
 
     ``env_paths`` maps each environment to its directory, to say which environment a manual commit touched.
-    Merge commits without trailers of their own are skipped: the commits they merge carry the trailers.
+    A ``Gitops-Change`` trailer counts only when its commit really changed that environment's directory (or,
+    for an overlay outside the configuration, the directory the trailer names): a message cannot claim a
+    change it did not make. Merge commits without trailers of their own are skipped: the commits they merge
+    carry the trailers.
     """
     out: list[Event] = []
     for c in commits:
@@ -116,17 +139,67 @@ def events(commits: Sequence[Commit], env_paths: dict[str, str], env: str | None
         blocks = [b for b in _blocks(c.body) if b.changes]
         for b in blocks:
             for e, img, old, new in b.changes:
-                if (env is None or e == env) and (image is None or img == image):
-                    out.append(Event(c.date, e, img, _none(old), _none(new), b.action, author, b.pipeline,
-                                     b.source, c.sha))
+                if not ((env is None or e == env) and (image is None or img == image)):
+                    continue
+                if not _touches(c.files, env_paths.get(e, e)):
+                    continue  # a trailer about a place this commit did not change: not believed
+                out.append(Event(c.date, e, img, _none(old), _none(new), b.action, author, b.pipeline,
+                                 b.source, c.sha, b.pipeline_id, b.pipeline_iid, b.project))
         if blocks or len(c.parents) > 1:
             continue
-        touched = sorted({name for name, path in env_paths.items()
-                          if any(f == path or f.startswith(path.rstrip("/") + "/") for f in c.files)})
+        touched = sorted(name for name, path in env_paths.items() if _touches(c.files, path))
         for e in touched:
             if (env is None or e == env) and image is None:
                 out.append(Event(c.date, e, None, None, None, "manual", author, None, None, c.sha))
     return out
+
+
+_RELATIVE = re.compile(
+    r"^(\d+)\s*[. ]?\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?|w|weeks?|months?|years?)"
+    r"(?:\s*[. ]?\s*ago)?$", re.IGNORECASE)
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def since_argument(text: str, now: datetime.datetime) -> str:
+    """What ``history --since WHEN`` gives ``git log --since``: an ISO date or time as written, or a relative
+    time (``2.weeks``, ``3 days ago``, ``30m``, ``yesterday``) turned into an exact UTC time from ``now``.
+    Anything else is refused: git would read it as "now" and show nothing, silently."""
+    value = text.strip()
+    iso = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    try:
+        if len(iso) == 10:
+            datetime.date.fromisoformat(iso)
+        else:
+            datetime.datetime.fromisoformat(iso)
+        return value
+    except ValueError:
+        pass
+    seconds: float | None = None
+    if value.lower() == "yesterday":
+        seconds = 86400
+    elif value.lower() in ("now", "today"):
+        seconds = 0 if value.lower() == "now" else None
+        if seconds is None:
+            midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            return midnight.isoformat(timespec="seconds")
+    else:
+        m = _RELATIVE.match(value)
+        if m:
+            unit = m.group(2).lower()
+            if unit.startswith("mo"):
+                per = 30 * 86400
+            elif unit.startswith("y"):
+                per = 365 * 86400
+            else:
+                per = _SECONDS[unit[0]]
+            seconds = int(m.group(1)) * per
+    if seconds is None:
+        raise UsageError(
+            f"--since {text!r}: not a date or a time span",
+            fix="write a date or time (2026-11-01, 2026-11-01T10:00:00+00:00) or a span back from now "
+                "(30m, 2h, 3 days, 2.weeks, yesterday)",
+        )
+    return (now - datetime.timedelta(seconds=seconds)).isoformat(timespec="seconds")
 
 
 def since_when(commits: Sequence[Commit], env: str, env_path: str, image: str, value: str) -> Commit | None:

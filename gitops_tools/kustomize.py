@@ -160,6 +160,45 @@ def desired(current: KustImage | None, spec: ImageSpec) -> KustImage:
     )
 
 
+def resolve_specs(kust: "Kustomization", specs: Seq[ImageSpec], *, by_new_name: bool, add: bool,
+                  scope: str) -> tuple[ImageSpec, ...]:
+    """Which entry each SPEC means: the one with that ``name``; else (``by_new_name``, an environment of the
+    configuration) the one whose ``newName`` is that path, which is what a CI job knows. A SPEC that names
+    no entry is added only with ``add``; otherwise it is refused, listing the names there are.
+
+    A SPEC found by its newName without ``=`` (``registry/team/api:1.4.3``) means that image at that tag: its
+    newName stays (kustomize's "clear what is not given" would otherwise move the image to ``team/api``)."""
+    out: list[ImageSpec] = []
+    seen: dict[str, str] = {}
+    for spec in specs:
+        resolved: ImageSpec | None = spec if kust.find(spec.name) is not None else None
+        if resolved is None and by_new_name:
+            matches = [e for e, _ in kust.entries if e.new_name == spec.name]
+            if len(matches) > 1:
+                raise GitopsError(
+                    f"{spec.name} is the newName of {len(matches)} entries ({', '.join(e.name for e in matches)})",
+                    file=kust.file, key="images", fix="give the entry's name instead of its newName")
+            if matches:
+                entry = matches[0]
+                resolved = spec._replace(name=entry.name,
+                                         new_name=spec.name if spec.new_name is None else spec.new_name)
+        if resolved is None:
+            if by_new_name and not add:
+                known = ", ".join(e.name + (f" ({e.new_name})" if e.new_name else "") for e, _ in kust.entries)
+                raise GitopsError(
+                    f"not found in {scope} (known: {known or 'none'})", file=kust.file,
+                    key=f"images[name={spec.name}]",
+                    fix="give one of the known names (or its newName), or pass --add to add a new entry",
+                )
+            resolved = spec
+        if resolved.name in seen:
+            raise GitopsError(f"image {resolved.name} is given twice ({seen[resolved.name]!r} and {spec.text!r})",
+                              fix="give each image once")
+        seen[resolved.name] = spec.text
+        out.append(resolved)
+    return tuple(out)
+
+
 # --- reading -----------------------------------------------------------------------------------------------
 
 
@@ -169,7 +208,7 @@ class Kustomization(NamedTuple):
     root: Mapping
     images_node: Node | None  # the value of `images:` (None when the key is absent)
     entries: tuple[tuple[KustImage, Mapping], ...]
-    positions: dict[str, int]  # image name -> its place in entries (the first, which kustomize uses)
+    positions: dict[str, int]  # image name -> its place in entries (names are unique: duplicates are refused)
 
     def find(self, name: str) -> tuple[KustImage, Mapping] | None:
         index = self.positions.get(name)
@@ -197,8 +236,18 @@ def read_kustomization(text: str, file: str) -> Kustomization:
             fix="write images: as a list of `- name: …` entries",
         )
     positions: dict[str, int] = {}
-    for i, (entry, _) in enumerate(entries):
-        positions.setdefault(entry.name, i)
+    for i, (entry, node) in enumerate(entries):
+        if entry.name in positions:
+            # kustomize applies both: with tags only the last wins, with a newName the first renames the
+            # image so the second never matches. Two answers to "what runs": refuse, everywhere.
+            first_line, _ = line_col(text, entries[positions[entry.name]][1].start)
+            line, column = line_col(text, node.start)
+            raise YamlError(
+                f"a second entry for {entry.name} (the first is on line {first_line})", file=file, line=line,
+                column=column, key=f"images[{i}]",
+                fix="keep one entry per image: kustomize applies both, and which one wins depends on their fields",
+            )
+        positions[entry.name] = i
     return Kustomization(text, file, root, images, tuple(entries), positions)
 
 

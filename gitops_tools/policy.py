@@ -5,6 +5,9 @@ Pure: values in, a refusal (message) or nothing out.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import NamedTuple
+
 import semver
 
 from gitops_tools.config import Config, Environment
@@ -31,11 +34,75 @@ def downgrade(current_tag: str | None, new_tag: str | None) -> str | None:
     return f"{new_tag} is older than {current_tag}"
 
 
+class Pipeline(NamedTuple):
+    """A GitLab pipeline: the one running now, or the one that set a value (its ``Gitops-Pipeline-*`` trailers)."""
+
+    id: int | None  # CI_PIPELINE_ID: unique and increasing across the GitLab instance
+    iid: int | None  # CI_PIPELINE_IID: increasing within one project
+    project: str | None  # CI_PROJECT_PATH
+
+    def describe(self) -> str:
+        if self.id is not None:
+            return f"pipeline {self.id}"
+        return f"pipeline #{self.iid} of {self.project or 'its project'}"
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def running_pipeline(env: Mapping[str, str]) -> Pipeline | None:
+    """The pipeline this run belongs to, from GitLab CI's variables; None outside a pipeline."""
+    pipeline = Pipeline(_int(env.get("CI_PIPELINE_ID")), _int(env.get("CI_PIPELINE_IID")),
+                        env.get("CI_PROJECT_PATH") or None)
+    return pipeline if pipeline.id is not None or pipeline.iid is not None else None
+
+
+def needs_pipelines(current_tag: str | None, new_tag: str | None) -> bool:
+    """True when semver cannot order the two tags, so the pipelines that made them must."""
+    if not current_tag or not new_tag or current_tag == new_tag:
+        return False
+    return parse_semver(current_tag) is None or parse_semver(new_tag) is None
+
+
+class Ordering(NamedTuple):
+    downgrade: str | None = None  # why the new tag is older than the current one: skip it
+    undecided: str | None = None  # why nothing could order them: the change lands, and says this
+
+
+def order(current_tag: str | None, new_tag: str | None, setter: Pipeline | None, running: Pipeline | None,
+          setter_unknown: str = "history does not say which pipeline set it") -> Ordering:
+    """Is ``new_tag`` older than ``current_tag``? Semver decides where both are semver; otherwise the pipeline
+    that set the current tag against the pipeline running now (a pipeline that started earlier and finishes
+    late must not roll the environment back); where neither decides, say so."""
+    if not needs_pipelines(current_tag, new_tag):
+        return Ordering(downgrade(current_tag, new_tag))
+    if running is None:
+        return Ordering(undecided=f"could not order {new_tag} after {current_tag}: they are not both semver, and "
+                                  "this run is not in a GitLab pipeline (no CI_PIPELINE_ID)")
+    if setter is None:
+        return Ordering(undecided=f"could not order {new_tag} after {current_tag}: they are not both semver, and "
+                                  f"{setter_unknown}")
+    if setter.id is not None and running.id is not None:
+        older = running.id < setter.id
+    elif setter.iid is not None and running.iid is not None and setter.project and setter.project == running.project:
+        older = running.iid < setter.iid
+    else:
+        return Ordering(undecided=f"could not order {new_tag} after {current_tag}: they are not both semver, and "
+                                  f"{setter.describe()} (which set {current_tag}) and {running.describe()} (this "
+                                  "one) cannot be compared")
+    if older:
+        return Ordering(downgrade=f"{new_tag} comes from {running.describe()}, which is older than "
+                                  f"{setter.describe()} that set {current_tag}")
+    return Ordering()
+
+
 def is_mutable(config: Config, tag: str | None, digest: str | None) -> bool:
     """A tag that can point at different images over time (``latest``…), or no tag and no digest at all."""
     if digest:
         return False
-    return not tag or tag in config.policies.mutable_tags
+    # Tags are case-sensitive, but `Latest` or `LATEST` moves just like `latest`.
+    return not tag or tag.lower() in {t.lower() for t in config.policies.mutable_tags}
 
 
 def check_mutable(config: Config, env: Environment, name: str, entry: KustImage, file: str) -> None:

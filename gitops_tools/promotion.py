@@ -8,13 +8,14 @@ promotions and rollbacks get the same retries, merge requests, trailers and poli
 from __future__ import annotations
 
 import datetime
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from gitops_tools import policy
-from gitops_tools.auth import from_environment
+from gitops_tools.admission import check_age, check_from_previous, deepen, env_images, fields, git_of, local_git
+from gitops_tools.admission import log as history_log
+from gitops_tools.admission import parse_age
 from gitops_tools.envstate import (
     Difference,
     EnvImages,
@@ -24,74 +25,44 @@ from gitops_tools.envstate import (
     read_env_images,
 )
 from gitops_tools.errors import ConflictError, GitopsError, PolicyError
-from gitops_tools.files import find_kustomization, read_text
-from gitops_tools.history import LOG_FORMAT, Event, events, parse_log, since_when
+from gitops_tools.files import find_kustomization
+from gitops_tools.history import Event, events, since_argument
 from gitops_tools.imageset import plan as plan_images
 from gitops_tools.kustomize import ImageSpec, KustImage
-from gitops_tools.config import parse_duration
 from gitops_tools.workspace import Workspace, open_workspace
 from gitops_tools.writer import Applied, Landed, WriteOptions, land
-
-
-def _env_images(ws: Workspace, name: str) -> EnvImages:
-    env = ws.config.environment(name)
-    assert ws.root is not None
-    kfile = find_kustomization(ws.root / env.path, env.path)
-    display = ws.display(kfile)
-    return read_env_images(env.name, read_text(kfile, display), display)
 
 
 def _workspace(cwd: Path, repo_dir: Path | None, verbose: bool = False) -> Workspace:
     ws = open_workspace(cwd, repo_dir)
     if ws.root is None:
         raise GitopsError("not in a GitOps repository", fix="run from the checkout, or pass -C DIR")
-    return ws._replace(git=_local_git(ws.root, verbose)) if ws.in_checkout else ws
+    return ws._replace(git=local_git(ws.root, verbose)) if ws.in_checkout else ws
 
 
 def status(cwd: Path, repo_dir: Path | None, images: Sequence[str] = ()) -> Matrix:
     ws = _workspace(cwd, repo_dir)
-    return matrix([_env_images(ws, e.name) for e in ws.config.environments], images)
+    states = [env_images(ws, e.name) for e in ws.config.environments]
+    known = sorted({name for s in states for name in s.images})
+    unknown = [i for i in images if i not in known]
+    if unknown:
+        raise GitopsError(f"{', '.join(unknown)}: set in no environment", fix=f"images: {', '.join(known) or '(none)'}")
+    return matrix(states, images)
 
 
 def diff(cwd: Path, repo_dir: Path | None, a: str, b: str, images: Sequence[str] = ()) -> tuple[Difference, ...]:
     ws = _workspace(cwd, repo_dir)
-    return differences(_env_images(ws, a), _env_images(ws, b), images)
-
-
-def _local_git(root: Path, verbose: bool) -> Any:
-    from gitops_tools.gitrepo import GitRepo
-
-    return GitRepo.with_credentials(root, from_environment(os.environ), verbose=verbose)
-
-
-def _git(ws: Workspace) -> Any:
-    """The git of this run (the writer's, with its credentials and -v), else one for the checkout."""
-    assert ws.root is not None
-    return ws.git if ws.git is not None else _local_git(ws.root, False)
-
-
-def _deepen(git: Any) -> None:
-    """History is read from commits: a shallow clone fetches the rest first."""
-    if git.run("rev-parse", "--is-shallow-repository").strip() == "true":
-        git.network_step("fetch", "--quiet", "--unshallow")
-
-
-def _log(ws: Workspace, paths: Sequence[str], since: str | None = None) -> list[Any]:
-    git = _git(ws)
-    _deepen(git)
-    args = ["log", f"--format={LOG_FORMAT}", "--name-only"]
-    if since:
-        args.append(f"--since={since}")
-    return parse_log(git.run(*args, "--", *paths))
+    return differences(env_images(ws, a), env_images(ws, b), images)
 
 
 def history(cwd: Path, repo_dir: Path | None, env: str | None, image: str | None, since: str | None,
-            verbose: bool = False) -> list[Event]:
+            verbose: bool = False, now: datetime.datetime | None = None) -> list[Event]:
+    when = None if since is None else since_argument(since, now or datetime.datetime.now(datetime.timezone.utc))
     ws = _workspace(cwd, repo_dir, verbose)
     if env is not None:
         ws.config.environment(env)
     paths = {e.name: e.path for e in ws.config.environments}
-    return events(_log(ws, sorted(paths.values()), since), paths, env, image)
+    return events(history_log(ws, sorted(paths.values()), when), paths, env, image)
 
 
 class PlanItem(NamedTuple):
@@ -122,20 +93,13 @@ def _spec(entry: KustImage) -> ImageSpec:
     return ImageSpec(entry.name, entry.new_name, entry.new_tag, entry.digest, entry.value)
 
 
-def _parse_duration(text: str) -> datetime.timedelta:
-    seconds = parse_duration(text)
-    if seconds is None:
-        raise GitopsError(f"invalid duration {text!r}", fix="write a number and a unit: 30m, 2h, 1d")
-    return datetime.timedelta(seconds=seconds)
-
-
 def promote(cwd: Path, repo_dir: Path | None, source: str, target: str, images: Sequence[str], force: bool,
             min_age: str | None, opts: WriteOptions, now: datetime.datetime | None = None) -> PromoteResult:
     recorded: list[tuple[PlanItem, ...]] = []
 
     def change(ws: Workspace) -> Applied:
         dst_env = ws.config.environment(target)
-        src, dst = _env_images(ws, source), _env_images(ws, target)
+        src, dst = env_images(ws, source), env_images(ws, target)
         if not recorded:
             recorded.append(_plan(ws, src, dst, images, force, min_age, now))
         items = recorded[0]
@@ -149,8 +113,7 @@ def promote(cwd: Path, repo_dir: Path | None, source: str, target: str, images: 
                     file=dst.file, key=f"images[name={item.image}]",
                     fix="look at the new state (gitops-tools status) and run the promotion again",
                 )
-        applied = plan_images(ws, dst_env.name, [_spec(i.source) for i in items], {}, force, "promote")
-        return applied
+        return plan_images(ws, dst_env.name, [_spec(i.source) for i in items], {}, force, "promote", add=True)
 
     landed = land(cwd, repo_dir, None, change, opts)
     return PromoteResult(source, target, recorded[0] if recorded else (), landed, opts.dry_run)
@@ -175,65 +138,25 @@ def _plan(ws: Workspace, src: EnvImages, dst: EnvImages, images: Sequence[str], 
     names = images or sorted(src.images)
     items = tuple(
         PlanItem(n, dst.images.get(n), src.images[n]) for n in names
-        if _fields(dst.images.get(n)) != _fields(src.images[n])
+        if fields(dst.images.get(n)) != fields(src.images[n])
     )
-    if target_env.protected and config.policies.only_from_previous:
-        previous = config.previous_environment(dst.env)
-        if previous is not None and previous.name != src.env:
-            prev_images = _env_images(ws, previous.name).images
-            for item in items:
-                if _fields(prev_images.get(item.image)) != _fields(item.source):
-                    raise PolicyError(
-                        f"{dst.env} only takes what {previous.name} runs: {item.image} "
-                        f"{item.source.value} is not running in {previous.name}",
-                        file=dst.file, key=f"images[name={item.image}]",
-                        fix=f"promote {src.env} to {previous.name} first",
-                    )
+    previous = config.previous_environment(dst.env)
+    if previous is not None and previous.name != src.env:  # from the environment before: nothing to check
+        check_from_previous(ws, target_env, [i.source for i in items], dst.file,
+                            fix=f"promote {src.env} to {{previous}} first")
     if target_env.protected:
         for item in items:
             policy.check_mutable(config, target_env, item.image, item.source, dst.file)
     # --min-age, else the configured minimum for this target (policies.min_age); "--min-age 0s" waives it
     configured = config.policies.min_age_for(dst.env)
     age = min_age if min_age is not None else configured
-    minimum = _parse_duration(age) if age else datetime.timedelta(0)
+    minimum = parse_age(age) if age else datetime.timedelta(0)
     if minimum and items:
         waive = ("promote without --min-age" if min_age is not None else
                  f"pass --min-age 0s to waive policies.min_age.{dst.env} of gitops-tools.yaml")
-        _check_age(ws, src, items, minimum, now or datetime.datetime.now(datetime.timezone.utc), waive)
+        check_age(ws, src.env, [(i.image, i.source.value) for i in items], minimum,
+                  now or datetime.datetime.now(datetime.timezone.utc), waive)
     return items
-
-
-def _check_age(ws: Workspace, src: EnvImages, items: Sequence[PlanItem], minimum: datetime.timedelta,
-               now: datetime.datetime, waive: str) -> None:
-    env = ws.config.environment(src.env)
-    commits = _log(ws, [env.path])
-    for item in items:
-        found = since_when(commits, src.env, env.path, item.image, item.source.value)
-        if found is None:
-            raise PolicyError(
-                f"no record of when {item.image} became {item.source.value} in {src.env} "
-                "(its last change there has no Gitops-Change trailer saying so)",
-                fix=f"{waive}, or set the image with gitops-tools so that history records it",
-            )
-        age = now - datetime.datetime.fromisoformat(found.date)
-        if age < minimum:
-            raise PolicyError(
-                f"{item.image} {item.source.value} has run in {src.env} for {_human(age)}, less than {_human(minimum)}",
-                fix=f"wait, or {waive}",
-            )
-
-
-def _human(delta: datetime.timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds >= 86400:
-        return f"{seconds // 86400}d{(seconds % 86400) // 3600}h"
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{(seconds % 3600) // 60}m"
-    return f"{seconds // 60}m{seconds % 60}s"
-
-
-def _fields(e: KustImage | None) -> tuple[str | None, ...] | None:
-    return None if e is None else (e.new_name, e.new_tag, e.digest)
 
 
 class RollbackResult(NamedTuple):
@@ -256,8 +179,8 @@ def rollback(cwd: Path, repo_dir: Path | None, env_name: str, to: str | None, im
         assert ws.root is not None
         kfile = find_kustomization(ws.root / env.path, env.path)
         path = ws.display(kfile)
-        git = _git(ws)
-        _deepen(git)
+        git = git_of(ws)
+        deepen(git)
         if not revisions:
             if to is not None:
                 try:
@@ -283,7 +206,7 @@ def rollback(cwd: Path, repo_dir: Path | None, env_name: str, to: str | None, im
         if unknown:
             raise GitopsError(f"{', '.join(unknown)}: not set in {env.name} at {rev[:12]}", file=path)
         names = images or sorted(old.images)
-        return plan_images(ws, env.name, [_spec(old.images[n]) for n in names], {}, True, "rollback")
+        return plan_images(ws, env.name, [_spec(old.images[n]) for n in names], {}, True, "rollback", add=True)
 
     landed = land(cwd, repo_dir, None, change, opts)
     return RollbackResult(env_name, revisions[0] if revisions else "", landed)

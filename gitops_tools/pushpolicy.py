@@ -59,6 +59,23 @@ _FINAL_PATTERNS = (
 )
 
 
+_AUTH_PATTERNS = (
+    r"Authentication failed",
+    r"HTTP Basic: Access denied",
+    r"could not read Username",
+    r"returned error: 40[13]",
+    r"Permission denied",
+    r"You are not allowed",
+    r"not allowed to push",
+    r"HTTP 40[13]",
+)
+
+
+def is_auth_failure(stderr: str) -> bool:
+    """git's message says the credentials were refused (or missing, or not allowed to write)."""
+    return any(re.search(p, stderr, re.IGNORECASE) for p in _AUTH_PATTERNS)
+
+
 def classify_push_error(stderr: str) -> str:
     """RETRY, FINAL or TEMPORARY for a failed ``git push`` (or fetch), from git's own message."""
     for pattern in _FINAL_PATTERNS:

@@ -303,6 +303,12 @@ def _check_name(name: str) -> tuple[str | None, str]:
             _diagnose_domain(domain)
     if _PATH_RE.fullmatch(path) is None:
         _diagnose_path(path, domain)
+    if domain is None and re.fullmatch(r"[a-f0-9]{64}", name):
+        # docker/distribution's ParseNormalizedNamed refuses it: 64 hex digits name an image ID, not a repository
+        raise _Refusal(
+            "64 hexadecimal digits are an image ID, not a repository name",
+            'name the repository (e.g. "registry.example.com/team/app"), and give an ID as a digest (@sha256:...)',
+        )
     if len(name) > NAME_MAX_LENGTH:
         raise _Refusal(
             f"the repository name is {len(name)} characters long (at most {NAME_MAX_LENGTH} are allowed)",

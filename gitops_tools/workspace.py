@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from gitops_tools.config import CONFIG_FILE, Config, Environment, default_config, parse_config
 from gitops_tools.errors import GitopsError
-from gitops_tools.files import display_path, is_inside, read_text
+from gitops_tools.files import display_path, ensure_inside, is_inside, read_text
 
 
 class Workspace(NamedTuple):
@@ -57,7 +57,7 @@ def load_config(root: Path | None) -> Config:
 def open_workspace(cwd: Path, repo: Path | None, target: str | None = None) -> Workspace:
     if repo is not None:
         if not repo.is_dir():
-            raise GitopsError(f"--repo {repo}: no such directory", fix="give the path of the GitOps checkout")
+            raise GitopsError(f"-C/--repo-dir {repo}: no such directory", fix="give the path of the GitOps checkout")
         root = repo.resolve()
         return Workspace(cwd, root, find_checkout(root) == root, True, load_config(root))
     checkout = find_checkout(cwd)
@@ -84,6 +84,7 @@ def resolve_target(ws: Workspace, target: str) -> Target:
                 f"environment {env.name}: directory {env.path} does not exist",
                 file=ws.config.source, fix="create it or fix its path in gitops-tools.yaml",
             )
+        ensure_inside(ws.root, directory, env.path)
         return Target(directory, env.path, env, env.name)
     directory = ws.cwd / target
     if not directory.is_dir():

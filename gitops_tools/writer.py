@@ -10,20 +10,20 @@ rejections are final; network failures and exhausted retries are temporary (exit
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from gitops_tools.auth import Credentials, choose, for_checkout, from_environment
-from gitops_tools.changes import ImageUpdate, commit_message, identity, trailer_lines
+from gitops_tools.changes import ImageUpdate, ci_trailers, commit_message, identity, trailer_lines
 from gitops_tools.config import CONFIG_FILE, Environment
 from gitops_tools.errors import GitopsError, TemporaryError
-from gitops_tools.files import local_url, write_all
+from gitops_tools.files import ensure_inside, local_url, scratch_directory, write_all
+from gitops_tools.interrupts import held
 from gitops_tools.pushpolicy import FINAL, TEMPORARY, Backoff, mr_branch, rejection_reason
 from gitops_tools.workspace import Workspace, open_workspace
 
@@ -91,25 +91,85 @@ def land(cwd: Path, repo_dir: Path | None, target: str | None, change: Change, o
     if opts.repo_url:
         return _land_in_clone(target, change, opts._replace(repo_url=local_url(opts.repo_url, cwd)), rt)
     ws = open_workspace(cwd, repo_dir, target)
-    if not (ws.in_checkout and ws.root is not None and opts.commit) or opts.dry_run:
+    if opts.dry_run:
+        if ws.in_checkout and ws.root is not None:
+            ws = ws._replace(git=_repo(ws.root, opts, from_environment(rt.env)))
+        return Landed(change(ws))
+    # Every run that writes takes the lock, commit or not, checkout or not: two runs that read the same file
+    # and each write their own edit of it would lose one of the two.
+    with _locked(ws, cwd, target, opts):
+        if ws.in_checkout and ws.root is not None and opts.commit:
+            return _land_in_checkout(ws, cwd, repo_dir, target, change, opts, rt)
         if ws.in_checkout and ws.root is not None:
             ws = ws._replace(git=_repo(ws.root, opts, from_environment(rt.env)))
         applied = change(ws)
-        if not opts.dry_run and applied.edits:
-            write_all({e.path: e.after for e in applied.edits})
+        if applied.edits:
+            _write(ws, applied)
         return Landed(applied)
+
+
+@contextlib.contextmanager
+def _locked(ws: Workspace, cwd: Path, target: str | None, opts: WriteOptions) -> Iterator[None]:
+    """The lock of the tree this run writes: ``.git/gitops-tools.lock`` in a checkout; elsewhere a lock named
+    after the directory's device and inode in a private directory under the system's temporary directory
+    (nothing is added to the user's tree)."""
     from filelock import FileLock, Timeout
 
-    lock = FileLock(str(_git_dir(ws.root) / "gitops-tools.lock"))
+    if ws.in_checkout and ws.root is not None:
+        path = _git_dir(ws.root) / "gitops-tools.lock"
+        shown = str(path)
+    else:
+        found = _plain_lock(ws.root if ws.root is not None else cwd / (target or "."))
+        if found is None:  # no such directory: the change itself says so, and writes nothing
+            yield
+            return
+        path = found
+        shown = f"{path} (the lock of {ws.root or target})"
+    if path.is_symlink():
+        raise GitopsError(f"{shown} is a symbolic link; gitops-tools does not follow one to lock",
+                          fix=f"remove it (rm {path}): gitops-tools creates the lock file itself")
+    lock = FileLock(str(path))
     try:
         lock.acquire(timeout=opts.lock_timeout)
     except Timeout:
-        raise TemporaryError(f"another gitops-tools holds the lock of {ws.root} for more than "
+        raise TemporaryError(f"another gitops-tools holds the lock of {ws.root or target} for more than "
                              f"{opts.lock_timeout:.0f}s", fix="retry later") from None
+    except OSError as err:
+        raise GitopsError(f"cannot take the lock {shown}: {err.strerror or err}",
+                          fix="check that the directory is writable") from None
     try:
-        return _land_in_checkout(ws, cwd, repo_dir, target, change, opts, rt)
+        yield
     finally:
         lock.release()
+
+
+def _plain_lock(directory: Path) -> Path | None:
+    import stat
+    import tempfile
+
+    try:
+        info = directory.resolve().stat()
+    except OSError:
+        return None
+    base = Path(tempfile.gettempdir()) / f".gitops-tools-locks-{os.getuid()}"
+    try:
+        base.mkdir(mode=0o700, exist_ok=True)
+        mine = os.lstat(base)
+    except OSError as err:
+        raise GitopsError(f"cannot make the lock directory {base}: {err.strerror or err}",
+                          fix="set TMPDIR to a writable directory") from None
+    if not stat.S_ISDIR(mine.st_mode) or mine.st_uid != os.getuid() or mine.st_mode & 0o022:
+        raise GitopsError(f"{base} is not a private directory of this user", fix="remove it, or set TMPDIR "
+                          "to a directory of yours: gitops-tools keeps its locks there")
+    return base / f"{info.st_dev}-{info.st_ino}.lock"
+
+
+def _write(ws: Workspace, applied: Applied) -> None:
+    """Write the edits all or none; never to a file that resolves outside the repository."""
+    if ws.root is not None:
+        for e in applied.edits:
+            ensure_inside(ws.root, e.path, e.display)
+    write_all({e.path: e.after for e in applied.edits})
 
 
 def _git_dir(root: Path) -> Path:
@@ -119,6 +179,27 @@ def _git_dir(root: Path) -> Path:
         if text.startswith("gitdir:"):
             return (root / text.split(":", 1)[1].strip()).resolve()
     return dot
+
+
+_IN_PROGRESS = (("rebase-merge", "a rebase"), ("rebase-apply", "a rebase (or git am)"), ("MERGE_HEAD", "a merge"),
+                ("CHERRY_PICK_HEAD", "a cherry-pick"), ("REVERT_HEAD", "a revert"), ("BISECT_LOG", "a bisect"))
+
+
+def _refuse_unusual_head(root: Path) -> None:
+    """A commit on a detached HEAD is lost at the next checkout, and one in the middle of a rebase or merge
+    becomes part of it: refuse both before anything is written."""
+    git_dir = _git_dir(root)
+    for name, what in _IN_PROGRESS:
+        if (git_dir / name).exists():
+            raise GitopsError(f"{what} is in progress in {root}", fix="finish or abort it first (git status says "
+                              "how), or pass --no-commit; nothing was written")
+    try:
+        head = (git_dir / "HEAD").read_text().strip()
+    except OSError:
+        return
+    if not head.startswith("ref:"):
+        raise GitopsError(f"HEAD is detached in {root}: a commit here would belong to no branch",
+                          fix="check out a branch first (git switch main), or pass --no-commit; nothing was written")
 
 
 def _repo(root: Path, opts: WriteOptions, creds: Credentials | None) -> Any:
@@ -132,6 +213,8 @@ def _land_in_checkout(ws: Workspace, cwd: Path, repo_dir: Path | None, target: s
     # ws was read before taking the lock; gitops-tools never edits gitops-tools.yaml, so it still holds
     # (reading a 1,000-environment configuration twice cost a third of such a run)
     assert ws.root is not None
+    ci_trailers(rt.env)  # a CI variable that would forge a trailer is refused before anything is read
+    _refuse_unusual_head(ws.root)
     creds = from_environment(rt.env)
     if opts.push:
         creds = for_checkout(_repo(ws.root, opts, None).run("remote", "get-url", "--push", "origin").strip(), rt.env)
@@ -139,7 +222,8 @@ def _land_in_checkout(ws: Workspace, cwd: Path, repo_dir: Path | None, target: s
     ws = ws._replace(git=git)
     branch = opts.branch or ws.config.branch
     if opts.push:
-        git.network("fetch", "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+        git.network_step("fetch", "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
+                         fix="check origin's URL and the token")
         head, upstream = git.head(), git.run("rev-parse", f"refs/remotes/origin/{branch}").strip()
         if head != upstream:
             raise GitopsError(
@@ -167,9 +251,9 @@ def _land_in_checkout(ws: Workspace, cwd: Path, repo_dir: Path | None, target: s
 
 def _land_in_clone(target: str | None, change: Change, opts: WriteOptions, rt: Runtime) -> Landed:
     assert opts.repo_url
+    ci_trailers(rt.env)  # a CI variable that would forge a trailer is refused before anything is cloned
     url, creds = choose(opts.repo_url, rt.env, user_alone_is_token=True)
-    tmp = Path(tempfile.mkdtemp(prefix="gitops-tools-"))
-    try:
+    with scratch_directory("gitops-tools-clone-") as tmp:
         root = tmp / "repo"
         cloner = _repo(tmp, opts, creds)
         args = ["clone", "--quiet", "--depth", "1", "--single-branch", "--no-tags"]
@@ -192,8 +276,6 @@ def _land_in_clone(target: str | None, change: Change, opts: WriteOptions, rt: R
         sha = _write_and_commit(git, ws, applied, opts, rt)
         landed = Landed(applied, sha)
         return _push(git, root, root, None, change, opts, rt, landed, branch, reset="--hard")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _sparse_workspace(git: Any, root: Path, target: str | None) -> Workspace:
@@ -215,34 +297,30 @@ def _identity(git: Any, ws: Workspace, env: Mapping[str, str]) -> tuple[str | No
     return identity((ws.config.commit.author_name, ws.config.commit.author_email), env, has_email)
 
 
-def ci_trailers(env: Mapping[str, str]) -> list[tuple[str, str]]:
-    """Where the change came from, as GitLab CI tells it."""
-    names = (("Gitops-Source-Project", "CI_PROJECT_PATH"), ("Gitops-Source-Commit", "CI_COMMIT_SHA"),
-             ("Gitops-Pipeline", "CI_PIPELINE_URL"), ("Gitops-Triggered-By", "GITLAB_USER_EMAIL"))
-    return [(trailer, env[var]) for trailer, var in names if env.get(var)]
-
-
 def _write_and_commit(git: Any, ws: Workspace, applied: Applied, opts: WriteOptions, rt: Runtime) -> str:
     message = commit_message(applied.scope, applied.action, applied.updates, extra_trailers=ci_trailers(rt.env),
                              skip_ci=opts.skip_ci or ws.config.commit.skip_ci)
     author, extra_env = _identity(git, ws, rt.env)
     head = git.head()
-    write_all({e.path: e.after for e in applied.edits})
-    try:
-        return str(git.commit_paths([e.display for e in applied.edits], message, author,
-                                    sign=ws.config.commit.sign, env=extra_env))
-    except BaseException as err:
-        # A rejected or interrupted commit must not leave edited files behind: put the old bytes back,
-        # unless the commit did land before the interruption.
-        if git.head() == head:
-            write_all({e.path: e.before for e in applied.edits})
-        if isinstance(err, GitopsError) and ws.config.commit.sign and "sign" in err.problem.lower():
-            why = err.problem.split("): ", 1)[-1].replace("\n", "; ")
-            raise GitopsError(f"the commit could not be signed ({why}); nothing was written",
-                              file=CONFIG_FILE, key="commit.sign",
-                              fix="give git a signing key (git config user.signingkey KEY, and gpg.format ssh for "
-                                  "an SSH key), or set commit.sign: false") from None
-        raise
+    # Ctrl-C or SIGTERM during the write and the commit waits for them to end (or to fail and be undone):
+    # every file is then as before or as after, and HEAD agrees with them.
+    with held():
+        _write(ws, applied)
+        try:
+            return str(git.commit_paths([e.display for e in applied.edits], message, author,
+                                        sign=ws.config.commit.sign, env=extra_env))
+        except BaseException as err:
+            # A rejected or interrupted commit must not leave edited files behind: put the old bytes back,
+            # unless the commit did land before the interruption.
+            if git.head() == head:
+                write_all({e.path: e.before for e in applied.edits})
+            if isinstance(err, GitopsError) and ws.config.commit.sign and "sign" in err.problem.lower():
+                why = err.problem.split("): ", 1)[-1].replace("\n", "; ")
+                raise GitopsError(f"the commit could not be signed ({why}); nothing was written",
+                                  file=CONFIG_FILE, key="commit.sign",
+                                  fix="give git a signing key (git config user.signingkey KEY, and gpg.format ssh "
+                                      "for an SSH key), or set commit.sign: false") from None
+            raise
 
 
 def _push(git: Any, cwd: Path, repo_dir: Path | None, target: str | None, change: Change, opts: WriteOptions,
@@ -271,11 +349,16 @@ def _push(git: Any, cwd: Path, repo_dir: Path | None, target: str | None, change
         try:
             git.network("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
             return landed._replace(pushed=branch, attempts=attempt)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM (Terminated) while pushing: keep no commit that may not land
+            with held():
+                take_back()
+            raise
         except PushRejected as err:
             reason = rejection_reason(err.stderr)
             if err.kind == FINAL:
                 raise GitopsError(f"push to {branch} rejected: {reason}", fix=(
-                    "the remote refused it for good (hook, protection or credentials)" + take_back())) from None
+                    "the remote refused it for good (hook, protection or credentials)"
+                    + git.auth_hint(err.stderr) + take_back())) from None
             if err.kind == TEMPORARY:
                 raise TemporaryError(f"push to {branch} failed: {reason}",
                                      fix="retry later (exit 75)" + take_back()) from None
@@ -330,6 +413,11 @@ def _push_merge_request(git: Any, opts: WriteOptions, landed: Landed, branch: st
 
     try:
         git.network(*args, "origin", f"HEAD:refs/heads/{source}")
+    except KeyboardInterrupt:
+        if reset == "--keep" and landed.commit:  # a checkout keeps no commit that did not land
+            with held():
+                git.undo_commit(landed.commit, [e.display for e in applied.edits])
+        raise
     except PushRejected as err:
         undone = ""
         if reset == "--keep" and landed.commit:  # a checkout keeps no commit that did not land
@@ -342,7 +430,8 @@ def _push_merge_request(git: Any, opts: WriteOptions, landed: Landed, branch: st
         options_refused = "push options" in err.stderr.lower()
         fix = ("the remote must accept push options (GitLab does)" if options_refused else
                "the remote refused it for good (hook, protection or credentials)")
-        raise GitopsError(f"push of merge request branch {source} failed: {reason}", fix=fix + undone) from None
+        raise GitopsError(f"push of merge request branch {source} failed: {reason}",
+                          fix=fix + git.auth_hint(err.stderr) + undone) from None
     if reset == "--keep" and landed.commit:  # a checkout: leave the local branch where the remote one is
         git.undo_commit(landed.commit, [e.display for e in applied.edits])
     return landed._replace(merge_request=source, attempts=1)

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import yaml.resolver
 
 from gitops_tools.errors import YamlError
-from gitops_tools.yamldoc import Mapping, Node, Scalar, Sequence, line_col
+from gitops_tools.yamldoc import STR_TAG, Mapping, Node, Scalar, Sequence, line_col
 
 
 class Splice(NamedTuple):
@@ -142,6 +142,15 @@ def set_scalar(text: str, node: Node, value: str, filename: str, key: str) -> Sp
             "the value is a block scalar (| or >), which gitops-tools does not rewrite",
             file=filename, line=line, column=column, key=key,
             fix="write the value on one line, e.g. `key: value`",
+        )
+    explicit = "!" in text[node.node_start:node.start]
+    if explicit and node.tag.startswith("tag:yaml.org,2002:") and node.tag != STR_TAG:
+        line, column = line_col(text, node.node_start)
+        kind = node.tag.rsplit(":", 1)[1]
+        raise YamlError(
+            f"the value is tagged !!{kind}, so a new value written there would not load as a string",
+            file=filename, line=line, column=column, key=key,
+            fix=f"remove the !!{kind} tag (or write !!str); nothing was written",
         )
     if node.start == node.end and node.style == "":
         # An empty (null) value such as `newTag:` or `tag: # comment` sits right after its colon.

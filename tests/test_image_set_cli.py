@@ -89,7 +89,8 @@ def test_sets_tag_and_commits_with_trailers(repo: Path) -> None:
 
 
 def test_several_specs_make_one_commit(repo: Path) -> None:
-    r = run(repo, "image", "set", "staging", "aegis/api=*:1.4.2", "aegis/recommendation:2.1.0", "aegis/new:0.1.0")
+    r = run(repo, "image", "set", "--add", "staging", "aegis/api=*:1.4.2", "aegis/recommendation:2.1.0",
+            "aegis/new:0.1.0")
     assert r.returncode == 0, r.stderr
     assert log_count(repo) == 2
     trailers = [line for line in git(repo, "log", "-1", "--format=%B").splitlines() if line.startswith("Gitops-")]
@@ -352,8 +353,9 @@ def test_symlink_escaping_the_repository(repo: Path, tmp_path: Path) -> None:
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "link")
     assert_refused(repo, ["image", "set", "environments/evil", "aegis/api:1.4.2"], 1,
-                   "error: environments/evil/kustomization.yaml: resolves (through a symbolic link) to a file "
-                   "outside the repository\nhint: replace the link with the file itself\n")
+                   "error: environments/evil/kustomization.yaml: resolves (through a symbolic link or '..') to "
+                   f"{outside}, outside the repository\n"
+                   "hint: replace the link with the file itself; nothing was read or written\n")
     assert outside.read_text() == DEV
 
 
@@ -394,7 +396,7 @@ def test_other_staged_work_is_left_out_of_the_commit(repo: Path) -> None:
     ("args", "stderr_line"),
     [
         (["image", "set"], "Error: Missing argument 'TARGET'."),
-        (["image", "set", "dev"], "error: give at least one SPEC (e.g. aegis/api:1.4.2) or --setter"),
+        (["image", "set", "dev"], "error: give at least one SPEC (e.g. 'aegis/api=*:1.4.2') or --setter"),
         (["image", "set", "--frobnicate", "dev", "aegis/api:1"], "Error: No such option '--frobnicate'."),
         (["image", "set", "-o", "yaml", "dev", "aegis/api:1"],
          "Error: Invalid value for '-o' / '--output': 'yaml' is not one of 'text', 'json'."),
@@ -438,7 +440,7 @@ def test_interrupted_run_exits_130_and_leaves_the_checkout_clean(repo: Path) -> 
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground process group
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
-    assert err.splitlines()[-1] == "interrupted"
+    assert err.splitlines()[-1] == "interrupted: files are as before, or as after a commit that landed"
     assert tree_bytes(repo) == before and log_count(repo) == 1
     assert git(repo, "status", "--porcelain") == ""
     # and the next run lands the change

@@ -79,11 +79,26 @@ def test_split_url(url: str, clean: str, creds: Credentials | None) -> None:
     assert split_url(url) == (clean, creds)
 
 
+def test_a_percent_encoded_token_in_a_url_is_decoded() -> None:
+    """RFC 3986: `@`, `:` and `/` in a token are written %40, %3A, %2F; git decodes them, and so must we,
+    or the header carries the encoded text and the server refuses it."""
+    assert split_url("https://oauth2:a%40b%3Ac%2Fd@gitlab.com/x.git") == (
+        "https://gitlab.com/x.git", Credentials("oauth2", "a@b:c/d"))
+    assert split_url("https://bot%2B1:t%25k@gitlab.com/x.git")[1] == Credentials("bot+1", "t%k")
+
+
+def test_credentials_say_where_they_came_from_never_what_they_are() -> None:
+    assert from_environment({"GITOPS_TOKEN": "s3cret"}).describe() == "the token from GITOPS_TOKEN (user oauth2)"
+    assert from_environment({"CI_JOB_TOKEN": "s3cret"}).describe() == (
+        "the token from CI_JOB_TOKEN (user gitlab-ci-token)")
+    assert split_url("https://u:s3cret@h/x.git")[1].describe() == "the token from the URL (user u)"
+
+
 def test_credentials_from_the_environment() -> None:
     assert from_environment({}) is None
-    assert from_environment({"CI_JOB_TOKEN": "j"}) == Credentials("gitlab-ci-token", "j")
-    assert from_environment({"CI_JOB_TOKEN": "j", "GITOPS_TOKEN": "g"}) == Credentials("oauth2", "g")
-    assert from_environment({"GITOPS_TOKEN": "g", "GITOPS_TOKEN_USER": "bot"}) == Credentials("bot", "g")
+    assert from_environment({"CI_JOB_TOKEN": "j"}) == Credentials("gitlab-ci-token", "j", "CI_JOB_TOKEN")
+    assert from_environment({"CI_JOB_TOKEN": "j", "GITOPS_TOKEN": "g"}) == Credentials("oauth2", "g", "GITOPS_TOKEN")
+    assert from_environment({"GITOPS_TOKEN": "g", "GITOPS_TOKEN_USER": "bot"}) == Credentials("bot", "g", "GITOPS_TOKEN")
 
 
 def test_git_environment_carries_the_header_not_the_url() -> None:
@@ -111,13 +126,13 @@ CLEAN = "https://gitlab.example.com/x.git"
 
 
 @pytest.mark.parametrize(("url", "env", "user_alone_is_token", "expected"), [
-    (STORED, {**GITOPS, **JOB}, True, (CLEAN, Credentials("oauth2", "gt"))),  # meant for the tool: first
+    (STORED, {**GITOPS, **JOB}, True, (CLEAN, Credentials("oauth2", "gt", "GITOPS_TOKEN"))),  # meant for the tool: first
     (STORED, JOB, True, (CLEAN, Credentials("oauth2", "st"))),  # set up on purpose: before the job token
-    (CLEAN, JOB, True, (CLEAN, Credentials("gitlab-ci-token", "jt"))),
+    (CLEAN, JOB, True, (CLEAN, Credentials("gitlab-ci-token", "jt", "CI_JOB_TOKEN"))),
     (CLEAN, {}, True, (CLEAN, None)),
     ("https://tok@gitlab.example.com/x.git", {}, True, (CLEAN, Credentials("oauth2", "tok"))),
     ("https://alice@gitlab.example.com/x.git", JOB, False,  # a user name for the credential helper
-     ("https://alice@gitlab.example.com/x.git", Credentials("gitlab-ci-token", "jt"))),
+     ("https://alice@gitlab.example.com/x.git", Credentials("gitlab-ci-token", "jt", "CI_JOB_TOKEN"))),
     ("git@gitlab.example.com:x.git", GITOPS, True, ("git@gitlab.example.com:x.git", None)),  # SSH: no header
     ("/srv/x.git", GITOPS, True, ("/srv/x.git", None)),
 ])
@@ -128,8 +143,8 @@ def test_choose_credentials_by_precedence(url: str, env: dict[str, str], user_al
 
 @pytest.mark.parametrize(("url", "env", "expected"), [
     (STORED, JOB, None),  # the stored token wins, and git sends it itself
-    (STORED, GITOPS, Credentials("oauth2", "gt")),
-    (CLEAN, JOB, Credentials("gitlab-ci-token", "jt")),
+    (STORED, GITOPS, Credentials("oauth2", "gt", "GITOPS_TOKEN")),
+    (CLEAN, JOB, Credentials("gitlab-ci-token", "jt", "CI_JOB_TOKEN")),
     ("https://alice@gitlab.example.com/x.git", {}, None),
     ("git@gitlab.example.com:x.git", JOB, None),
 ])

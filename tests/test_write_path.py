@@ -17,6 +17,8 @@ environments:
   - name: dev
   - name: prod
     protected: true
+policies:
+  only_from_previous: false  # these tests set prod directly: they are about pushing, not about promotion
 """
 KUST = """\
 images:
