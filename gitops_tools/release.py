@@ -4,7 +4,10 @@ Reads one ``git log`` for the unreleased range, decides with :mod:`gitops_tools.
 :mod:`gitops_tools.versioning`, renders with :mod:`gitops_tools.changelog`, writes the version into
 ``pyproject.toml`` (tomlkit keeps its layout) and the configured files, all or none, commits
 ``chore(release): NAME VERSION``, makes an annotated tag whose message is the section, and pushes commit and tag
-in one atomic push, retried on fresh remote state like every other write.
+in one atomic push, retried on fresh remote state like every other write. Release tags on the branch that origin
+lacks (made with ``--no-push``, or by a run killed before its push) go with that push; with nothing to release, a
+warning names them and the command that pushes them. Every file it writes must be inside the repository
+(symbolic links followed).
 
 Configuration, in the library's ``pyproject.toml``::
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import posixpath
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -32,11 +36,16 @@ from gitops_tools.changelog import prepend, render_section
 from gitops_tools.changes import identity
 from gitops_tools.conventional import DEFAULT_TYPES, LEVELS, Commit, Decision, decide, parse_all
 from gitops_tools.errors import GitopsError, TemporaryError
-from gitops_tools.files import local_url, read_text, write_atomic
+from gitops_tools.files import local_url, read_text, scratch_directory, write_all
+from gitops_tools.interrupts import held
 from gitops_tools.pushpolicy import FINAL, TEMPORARY, Backoff, rejection_reason
 from gitops_tools.versioning import next_version, parse_version
 
 _VERSION_LINE = re.compile(r"""^(__version__\s*(?::\s*str\s*)?=\s*)(["'])([^"']*)\2""", re.MULTILINE)
+# SemVer 2.0.0 pre-release: dot-separated identifiers, each ASCII letters, digits and hyphens, numbers without a
+# leading zero; the token of --prerelease is such a sequence (X.Y.Z-TOKEN.N must be a version and a tag name)
+_IDENTIFIER = re.compile(r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)")
+_SETTING = "tool.gitops-tools.release"
 
 
 class ReleaseConfig(NamedTuple):
@@ -61,14 +70,25 @@ class ReleaseResult(NamedTuple):
     section: str
     warnings: tuple[str, ...]
     files: tuple[str, ...]
+    # every tag this run pushed: release tags made here earlier that origin did not have, then this release's
+    pushed_tags: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return {
             "name": self.name, "current": self.current, "next": self.next, "level": self.level, "tag": self.tag,
-            "commit": self.commit, "pushed": self.pushed, "files": list(self.files),
-            "warnings": list(self.warnings), "changelog": self.section,
+            "commit": self.commit, "pushed": self.pushed, "pushed_tags": list(self.pushed_tags),
+            "files": list(self.files), "warnings": list(self.warnings), "changelog": self.section,
             "commits": [d._asdict() for d in self.decisions],
         }
+
+
+class _Warnings(list[str]):
+    """The run's warnings, in order, each once: a retry plans again with the same list, and a warning found
+    again (or added by two paths) must not be printed twice."""
+
+    def append(self, text: str) -> None:
+        if text not in self:
+            super().append(text)
 
 
 def _parse_toml(text: str, file: str) -> Any:
@@ -98,6 +118,14 @@ def load_config(pyproject_text: str, file: str, tag_prefix: str | None) -> tuple
             raise GitopsError(f"type {k} bumps {v!r}", file=file, key=f"tool.gitops-tools.release.types.{k}",
                               fix=f"use one of {', '.join(LEVELS)}")
         types[str(k)] = str(v)
+    version_files = table.get("version_files", [])
+    if not isinstance(version_files, list) or not all(isinstance(f, str) for f in version_files):
+        raise GitopsError(f"version_files is {version_files!r}, not a list of paths", file=file,
+                          key=f"{_SETTING}.version_files", fix='write a list, e.g. ["src/lib/__init__.py"]')
+    changelog = table.get("changelog", "CHANGELOG.md")
+    if not isinstance(changelog, str):
+        raise GitopsError(f"changelog is {changelog!r}, not a path", file=file, key=f"{_SETTING}.changelog",
+                          fix='write a path relative to the library, e.g. "CHANGELOG.md"')
     url = table.get("commit_url")
     if url is not None:
         try:
@@ -109,8 +137,8 @@ def load_config(pyproject_text: str, file: str, tag_prefix: str | None) -> tuple
     config = ReleaseConfig(
         name=str(table.get("name", project.get("name", "release"))),
         tag_prefix=tag_prefix if tag_prefix is not None else str(table.get("tag_prefix", "v")),
-        version_files=tuple(str(f) for f in table.get("version_files", [])),
-        changelog=str(table.get("changelog", "CHANGELOG.md")),
+        version_files=tuple(version_files),
+        changelog=changelog,
         commit_url=str(table["commit_url"]) if "commit_url" in table else None,
         major_on_zero=bool(table.get("major_on_zero", False)),
         types=types,
@@ -118,33 +146,63 @@ def load_config(pyproject_text: str, file: str, tag_prefix: str | None) -> tuple
     return config, str(version)
 
 
-def _origin(root: Path, verbose: bool, env: Mapping[str, str]) -> Any:
+class _Origin(NamedTuple):
+    git: Any  # fetches from and pushes to origin
+    tags: Any  # lists the tags where the release is pushed: `git ls-remote --tags TAGS_FROM`
+    tags_from: str  # "origin", or the push URL (credentials removed) when origin pushes elsewhere
+
+
+def _origin(root: Path, verbose: bool, env: Mapping[str, str]) -> _Origin | None:
     """The git that fetches from and pushes to ``origin`` (its ``pushurl``, SSH and credential helpers as git
     configures them), with a token header only where :func:`gitops_tools.auth.for_checkout` says so; None
-    without an ``origin``."""
-    from gitops_tools.auth import for_checkout
+    without an ``origin``. One process (``git remote -v``) for its fetch and push URLs."""
+    from gitops_tools.auth import choose, for_checkout
     from gitops_tools.gitrepo import GitRepo
 
     plain = GitRepo(root, verbose=verbose)
-    try:
-        push_url = plain.run("remote", "get-url", "--push", "origin").strip()
-    except GitopsError:
+    urls: dict[str, str] = {}
+    for line in plain.run("remote", "-v").splitlines():
+        name, _, rest = line.partition("\t")
+        url, _, kind = rest.rpartition(" ")
+        if name == "origin":
+            urls.setdefault(kind, url)
+    push_url = urls.get("(push)")
+    if push_url is None:
         return None
     creds = for_checkout(push_url, env)
-    return plain if creds is None else GitRepo.with_credentials(root, creds, verbose=verbose)
+    git = plain if creds is None else GitRepo.with_credentials(root, creds, verbose=verbose)
+    if urls.get("(fetch)") == push_url:
+        return _Origin(git, git, "origin")
+    # origin pushes elsewhere (pushurl): ask there, by URL; credentials stored in it go as a header, not argv
+    clean, header = choose(push_url, env, user_alone_is_token=False)
+    return _Origin(git, GitRepo.with_credentials(root, header, verbose=verbose), clean)
+
+
+def check_prerelease(token: str | None) -> None:
+    """Refuse a ``--prerelease`` token that would not make ``X.Y.Z-TOKEN.N`` a semantic version."""
+    if token is None:
+        return
+    if not all(_IDENTIFIER.fullmatch(part) for part in token.split(".")):
+        raise GitopsError(f"--prerelease {token!r} is not a pre-release identifier: dot-separated parts of ASCII "
+                          "letters, digits and hyphens, none empty, numbers without a leading zero",
+                          fix="use a token such as rc, beta or alpha (the release is X.Y.Z-TOKEN.N); nothing was run")
 
 
 def release(path: Path, *, tag_prefix: str | None = None, prerelease: str | None = None, dry_run: bool = False,
-            print_only: bool = False, push: bool = True, branch: str | None = None, verbose: bool = False,
-            repo_url: str | None = None, env: Mapping[str, str] | None = None,
+            print_only: bool = False, explain: bool = False, push: bool = True, branch: str | None = None,
+            verbose: bool = False, repo_url: str | None = None, env: Mapping[str, str] | None = None,
             today: Callable[[], datetime.date] = datetime.date.today, backoff: Backoff = Backoff(),
             sleep: Callable[[float], None] | None = None) -> ReleaseResult:
     """Release the library at ``path``: in this checkout, or (``repo_url``) in a fresh clone of that
-    repository, where ``path`` is relative to its root and the clone is removed afterwards."""
+    repository, where ``path`` is relative to its root and the clone is removed afterwards.
+
+    ``dry_run``, ``print_only`` and ``explain`` only read: they write, commit, tag, fetch and push nothing."""
     from gitops_tools.gitrepo import GitRepo
 
+    check_prerelease(prerelease)  # before any git process
     environ = os.environ if env is None else env
-    run = _Run(tag_prefix, prerelease, dry_run, print_only, push, today, backoff, sleep or time.sleep, environ)
+    run = _Run(tag_prefix, prerelease, dry_run, print_only, push, today, backoff, sleep or time.sleep, environ,
+               explain)
     if repo_url:
         return _release_in_clone(repo_url, path, branch, verbose, run)
     if not path.is_dir():
@@ -157,20 +215,20 @@ def release(path: Path, *, tag_prefix: str | None = None, prerelease: str | None
     git = GitRepo(root, verbose=verbose)
     rel = path.resolve().relative_to(root.resolve()).as_posix()
     rel = "" if rel == "." else rel
-    warnings: list[str] = []
-    remote = None
+    warnings = _Warnings()
+    remote: _Origin | None = None
     if shallow == "true":
         remote = _origin(root, verbose, environ)
         if remote is None:
             raise GitopsError("the clone is shallow and has no remote to deepen it from",
                               fix="clone with the whole history (GIT_DEPTH: 0 in GitLab CI)")
         warnings.append("the clone was shallow: fetched the whole history and the tags")
-        remote.network_step("fetch", "--quiet", "--unshallow", "--tags", "origin",
+        remote.git.network_step("fetch", "--quiet", "--unshallow", "--tags", "origin",
                             fix="clone with the whole history (GIT_DEPTH: 0 in GitLab CI)")
     if current_branch == "HEAD":
         if not branch and environ.get("CI_COMMIT_BRANCH"):
             branch = environ["CI_COMMIT_BRANCH"]  # GitLab CI checks out a detached HEAD of this branch
-        if push and not dry_run and not print_only and not branch:
+        if push and not run.reading and not branch:
             raise GitopsError("HEAD is detached, so there is no branch to push the release commit to",
                               fix="check out the branch, or pass --branch (in GitLab CI: --branch $CI_COMMIT_BRANCH)")
         warnings.append(f"HEAD is detached: the release goes to {branch}" if branch else "HEAD is detached")
@@ -187,12 +245,15 @@ class _Run(NamedTuple):
     backoff: Backoff
     sleep: Callable[[float], None]
     env: Mapping[str, str]
+    explain: bool = False
+
+    @property
+    def reading(self) -> bool:
+        """Only reads: fetches nothing, writes no file and no ref (not even a tag)."""
+        return self.dry_run or self.print_only or self.explain
 
 
 def _release_in_clone(repo_url: str, path: Path, branch: str | None, verbose: bool, run: _Run) -> ReleaseResult:
-    import shutil
-    import tempfile
-
     from gitops_tools.auth import choose
     from gitops_tools.gitrepo import GitRepo
 
@@ -203,8 +264,7 @@ def _release_in_clone(repo_url: str, path: Path, branch: str | None, verbose: bo
                           fix="with --repo-url, PATH is the library's directory relative to the repository root")
     # the clone's origin is the URL without credentials; the token goes as a header to every command
     url, creds = choose(local_url(repo_url, Path.cwd()), run.env, user_alone_is_token=True)
-    tmp = Path(tempfile.mkdtemp(prefix="gitops-tools-release-"))
-    try:
+    with scratch_directory("gitops-tools-release-") as tmp:
         root = tmp / "repo"
         # the whole history and the tags (the last release may be far back); blobs only where needed
         args = ["clone", "--quiet", "--filter=blob:none", *(["--branch", branch] if branch else [])]
@@ -215,17 +275,22 @@ def _release_in_clone(repo_url: str, path: Path, branch: str | None, verbose: bo
                               fix="with --repo-url, PATH is the library's directory relative to the repository root")
         git = GitRepo.with_credentials(root, creds, verbose=verbose)
         current = git.run("rev-parse", "--abbrev-ref", "HEAD").strip()
-        return _release_in(git, root, rel, current, [], git, verbose, run)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        # a fresh clone has every tag of origin: no release tag here can be missing there
+        return _release_in(git, root, rel, current, _Warnings(), _Origin(git, git, "origin"), verbose, run,
+                           check_tags=False)
 
 
-def _release_in(git: Any, root: Path, rel: str, target_branch: str, warnings: list[str], remote: Any,
-                verbose: bool, run: _Run) -> ReleaseResult:
-    """The plan-commit-tag-push loop; ``remote`` is the git that talks to ``origin`` (found when needed)."""
+def _release_in(git: Any, root: Path, rel: str, target_branch: str, warnings: _Warnings, remote: _Origin | None,
+                verbose: bool, run: _Run, check_tags: bool = True) -> ReleaseResult:
+    """The plan-commit-tag-push loop; ``remote`` is the git that talks to ``origin`` (found when needed).
+
+    ``check_tags``: a run that pushes asks origin (one ``git ls-remote``) which release tags on this branch it
+    lacks (made by ``--no-push``, or by a run killed before its push): they go with the push, or, when there is
+    nothing to push, a warning names them and the command that pushes them."""
     from gitops_tools.gitrepo import PushRejected
 
-    reading = run.dry_run or run.print_only  # fetches nothing, writes no ref: not even tags
+    reading = run.reading  # fetches nothing, writes no ref: not even tags
+    pushing = run.push and not reading
     tried = False
 
     def fetch_tags() -> str | None:
@@ -238,7 +303,7 @@ def _release_in(git: Any, root: Path, rel: str, target_branch: str, warnings: li
         if remote is None:
             return None
         try:
-            remote.network_step("fetch", "--quiet", "--tags", "origin")
+            remote.git.network_step("fetch", "--quiet", "--tags", "origin")
         except GitopsError as err:
             return f"no release tag here, and fetching the tags failed: {err.headline}"
         return "no release tag here: fetched the tags of origin"
@@ -247,28 +312,38 @@ def _release_in(git: Any, root: Path, rel: str, target_branch: str, warnings: li
     start = time.monotonic()
     while True:
         attempt += 1
-        result, apply = _plan(git, root, rel, run, warnings, fetch_tags if not reading else None)
-        if result.next is None or reading:
+        result, apply, pattern = _plan(git, root, rel, run, warnings, fetch_tags if not reading else None)
+        if reading:
             return result
-        if run.push and attempt == 1:
+        if pushing and attempt == 1:
             remote = remote or _origin(root, verbose, run.env)
-            if remote is None:
-                others = git.run("remote").split()
-                if others:
-                    raise GitopsError(f"no remote named origin to push the release to (remotes here: "
-                                      f"{', '.join(others)})", fix="pass --no-push, or rename the remote to push "
-                                      "to: git remote rename NAME origin; nothing was written")
-                warnings.append("no remote: the release commit and tag stay in this checkout")
+        if result.next is None:
+            if pushing and check_tags and remote is not None:
+                _warn_unpushed(git, remote, pattern, target_branch, warnings)
                 result = result._replace(warnings=tuple(warnings))
+            return result
+        if pushing and attempt == 1 and remote is None:
+            others = git.run("remote").split()
+            if others:
+                raise GitopsError(f"no remote named origin to push the release to (remotes here: "
+                                  f"{', '.join(others)})", fix="pass --no-push, or rename the remote to push "
+                                  "to: git remote rename NAME origin; nothing was written")
+            warnings.append("no remote: the release commit and tag stay in this checkout")
+            result = result._replace(warnings=tuple(warnings))
+        if not pushing or remote is None:
+            return result._replace(commit=apply())
+        # asked again on each attempt: a retry fetched origin's tags, and may have moved HEAD
+        unpushed = _unpushed_tags(git, remote, pattern, before=str(result.tag)) if check_tags else []
         commit_sha = apply()
         result = result._replace(commit=commit_sha)
-        if not run.push or remote is None:
-            return result
         undone = f"the release commit and tag {result.tag} were undone in this checkout"
         try:
-            remote.network("push", "--quiet", "--atomic", "origin", f"HEAD:refs/heads/{target_branch}",
-                           f"refs/tags/{result.tag}")
-            return result._replace(pushed=True)
+            remote.git.network("push", "--quiet", "--atomic", "origin", f"HEAD:refs/heads/{target_branch}",
+                           f"refs/tags/{result.tag}", *(f"refs/tags/{t}" for t in unpushed))
+            if unpushed:
+                warnings.append(f"origin did not have the release {_tags(unpushed)} (made here, never pushed): "
+                                "pushed with this release")
+            return result._replace(pushed=True, pushed_tags=(*unpushed, str(result.tag)), warnings=tuple(warnings))
         except PushRejected as err:
             reason = rejection_reason(err.stderr)
             final = err.kind == FINAL
@@ -287,9 +362,23 @@ def _release_in(git: Any, root: Path, rel: str, target_branch: str, warnings: li
         import random
 
         run.sleep(run.backoff.delay(attempt, random.random))
-        remote.network_step("fetch", "--quiet", "--tags", "origin",
-                            f"+refs/heads/{target_branch}:refs/remotes/origin/{target_branch}",
-                            fix=f"check the URL and the token; {undone}")
+        remote.git.network_step("fetch", "--quiet", "--tags", "origin",
+                                f"+refs/heads/{target_branch}:refs/remotes/origin/{target_branch}",
+                                fix=f"check the URL and the token; {undone}")
+        if unpushed:  # the rebase below rewrites the commits origin does not have: a tag on one would stay behind
+            stranded = git.run("tag", "--list", "--sort=v:refname", "--no-merged",
+                               f"refs/remotes/origin/{target_branch}", *unpushed).split()
+            if stranded:
+                one = len(stranded) == 1
+                # newest first: dropping a release commit rewrites only what came after it
+                drop = " && ".join(f"git rebase --onto {t}~1 {t}" for t in reversed(stranded))
+                raise GitopsError(
+                    f"origin/{target_branch} moved on, and the release {_tags(stranded)} (made here, never pushed) "
+                    f"{'is on a commit' if one else 'are on commits'} it does not have: putting this branch on top "
+                    f"of it would leave {'that tag' if one else 'those tags'} behind",
+                    fix=f"make {'that release' if one else 'those releases'} again on top of origin/{target_branch}: "
+                        f"drop {'its release commit and tag' if one else 'their release commits and tags'} "
+                        f"(`{drop} && git tag -d {' '.join(stranded)}`), then release again; {undone}")
         try:  # commits of this clone that were not pushed yet go on top of the new remote state
             git.run("rebase", "--quiet", "--autostash", f"refs/remotes/origin/{target_branch}")
         except GitopsError:
@@ -299,19 +388,110 @@ def _release_in(git: Any, root: Path, rel: str, target_branch: str, warnings: li
                               fix="rebase them by hand, then release again") from None
 
 
+def _tags(names: Sequence[str]) -> str:
+    return f"tag{'s' if len(names) > 1 else ''} {', '.join(names)}"
+
+
+def _unpushed_tags(git: Any, remote: _Origin, pattern: str, before: str | None = None) -> list[str]:
+    """The release tags (``pattern``) reachable from HEAD that origin does not have, oldest first: one local
+    ``git tag`` and, when there is any, one ``git ls-remote --tags origin``. ``before``: the tag about to be
+    made, and a failure to ask origin is an error (exit 1, or 75 when temporary); None: it raises
+    :class:`PushRejected`."""
+    from gitops_tools.gitrepo import PushRejected
+
+    here = git.run("tag", "--list", "--merged", "HEAD", "--sort=v:refname", pattern).split()
+    if not here:
+        return []
+    try:
+        listing = remote.tags.network("ls-remote", "--tags", remote.tags_from)
+    except PushRejected as err:
+        if before is None:
+            raise
+        problem = (f"cannot list the tags of origin (`git ls-remote --tags {remote.tags_from}`) before releasing "
+                   f"{before}: {rejection_reason(err.stderr)}")
+        if err.kind == FINAL:
+            raise GitopsError(problem, fix="check the URL and the token; nothing was written") from None
+        raise TemporaryError(problem, fix="retry later (exit 75); nothing was written") from None
+    there = {line.split("\t", 1)[1].removeprefix("refs/tags/").removesuffix("^{}")
+             for line in listing.splitlines() if "\t" in line}
+    return [t for t in here if t not in there]
+
+
+def _warn_unpushed(git: Any, remote: _Origin, pattern: str, branch: str, warnings: _Warnings) -> None:
+    """Nothing to release, so nothing to push: say which release tags origin lacks, and how to push them."""
+    from gitops_tools.gitrepo import PushRejected
+
+    try:
+        unpushed = _unpushed_tags(git, remote, pattern)
+    except PushRejected as err:
+        warnings.append(f"could not ask origin which release tags it has (`git ls-remote --tags {remote.tags_from}`): "
+                        f"{rejection_reason(err.stderr)}")
+        return
+    if unpushed:
+        refs = " ".join(f"refs/tags/{t}" for t in unpushed)
+        warnings.append(f"origin does not have the release {_tags(unpushed)} (made here, never pushed; nothing "
+                        f"to release, so nothing was pushed): push {'it' if len(unpushed) == 1 else 'them'} with "
+                        f"`git push --atomic origin HEAD:refs/heads/{branch} {refs}`")
+
+
 def _undo(git: Any, tag: str, sha: str, files: Sequence[str]) -> None:
     """Drop the release's tag and commit; the user's own staged and unstaged work stays as it was."""
     git.run("tag", "-d", tag)
     git.undo_commit(sha, files)
 
 
-def _plan(git: Any, root: Path, rel: str, run: _Run, warnings: list[str],
-          fetch_tags: Callable[[], str | None] | None) -> tuple[ReleaseResult, Callable[[], str]]:
+def _inside(root: Path, where: str, value: str, pyproject_file: str, setting: str | None) -> str:
+    """The file ``value`` (relative to the library directory ``where``) as a path relative to the repository
+    root with every symbolic link followed, so that release reads, writes and commits the file it checked.
+
+    Refused (before anything is written): an absolute path, ``..`` out of the repository, a symbolic link that
+    leads out of it (to anywhere, even a missing file), a path into ``.git``, a directory. ``setting`` is the
+    key of ``[tool.gitops-tools.release]`` that names the file (None: the library's pyproject.toml itself)."""
+    if setting is None:
+        shown, key = "", None
+        fix = ("release writes the version into it: keep the library's pyproject.toml in the repository; "
+               "nothing was written")
+    else:
+        shown, key = f"{setting} {value!r}", f"{_SETTING}.{setting}"
+        fix = (f"give {setting} as a path relative to the library directory "
+               f"({where.rstrip('/') or 'the repository root'}) that stays inside the repository: no absolute path, "
+               "no .. out of it, no symbolic link out of it; nothing was written")
+
+    def refuse(problem: str) -> GitopsError:
+        return GitopsError(f"{shown} {problem}".lstrip(), file=pyproject_file, key=key, fix=fix)
+
+    if not value or os.path.isabs(value):
+        raise refuse("is empty" if not value else "is an absolute path: release writes only inside the repository")
+    lexical = posixpath.normpath(where + value.replace(os.sep, "/"))
+    if lexical == ".." or lexical.startswith("../"):
+        raise refuse("is outside the repository (.. leads out of it)")
+    real_root = root.resolve()
+    try:
+        target = (root / lexical).resolve()
+    except (OSError, RuntimeError) as err:  # a loop of symbolic links
+        raise refuse(f"cannot be resolved: {err}") from None
+    try:
+        inside = target.relative_to(real_root)
+    except ValueError:
+        raise refuse(f"resolves to {target}, outside the repository (a symbolic link leads out of it)") from None
+    if ".git" in inside.parts or not inside.parts:
+        raise refuse(f"resolves to {target}, which is not a file of the working tree")
+    if target.is_dir():
+        raise refuse(f"resolves to {target}, a directory")
+    return inside.as_posix()
+
+
+def _plan(git: Any, root: Path, rel: str, run: _Run, warnings: _Warnings,
+          fetch_tags: Callable[[], str | None] | None) -> tuple[ReleaseResult, Callable[[], str], str]:
     tag_prefix, prerelease, today = run.tag_prefix, run.prerelease, run.today()
     where = f"{rel}/" if rel else ""
     pyproject_file = f"{where}pyproject.toml"
-    pyproject_text = read_text(root / pyproject_file, pyproject_file)
+    pyproject_path = _inside(root, where, "pyproject.toml", pyproject_file, None)
+    pyproject_text = read_text(root / pyproject_path, pyproject_file)
     config, current = load_config(pyproject_text, pyproject_file, tag_prefix)
+    # every file release writes, checked before anything is read for writing or written
+    version_paths = [_inside(root, where, f, pyproject_file, "version_files") for f in config.version_files]
+    changelog_file = _inside(root, where, config.changelog, pyproject_file, "changelog")
     prefix = config.tag_prefix
     pattern = f"{prefix}[0-9]*"
     def tags_here() -> bool:
@@ -339,16 +519,10 @@ def _plan(git: Any, root: Path, rel: str, run: _Run, warnings: list[str],
     last_v = parse_version(last_tag[len(prefix):], last_tag) if last_tag else current_v
     final_v = parse_version(last_final_tag[len(prefix):], last_final_tag) if last_final_tag else last_v.finalize_version()
     if last_tag and last_v != current_v:
-        fix = "make them agree before releasing; nothing was written"
-        if git.run("log", "-1", "--format=%s").strip() == f"chore(release): {config.name} {current}":
-            # a run stopped between its release commit and its tag (killed, or an older version)
-            fix = ("HEAD is the release commit of an interrupted run, without its tag: drop it with "
-                   "`git reset --keep HEAD~1` and release again; nothing was written")
         raise GitopsError(f"version {current} disagrees with the last tag {last_tag}", file=pyproject_file,
-                          key="project.version", fix=fix)
+                          key="project.version", fix=_disagreement_fix(git, config.name, prefix, current, last_tag))
     version_texts: dict[str, str] = {}
-    for f in config.version_files:
-        name = f"{where}{f}"
+    for name in version_paths:
         text = read_text(root / name, name)
         found = [m.group(3) for m in _VERSION_LINE.finditer(text)]
         if found != [current]:
@@ -396,7 +570,7 @@ def _plan(git: Any, root: Path, rel: str, run: _Run, warnings: list[str],
     extra = sorted(counted - {"feat", "fix", "perf"})
     section = render_section(title, today.isoformat(), conventional, config.commit_url, extra) if nxt else ""
     tag = f"{prefix}{nxt}" if nxt else None
-    files = (pyproject_file, *version_texts, f"{where}{config.changelog}") if nxt else ()
+    files = (pyproject_path, *version_texts, changelog_file) if nxt else ()
     result = ReleaseResult(config.name, current, str(nxt) if nxt else None, level, tag, None, False,
                            tuple(decisions), section, tuple(warnings), files)
 
@@ -411,39 +585,55 @@ def _plan(git: Any, root: Path, rel: str, run: _Run, warnings: list[str],
 
         doc = tomlkit.parse(pyproject_text)  # the layout-keeping parser, only when there is something to write
         doc["project"]["version"] = new_version
-        texts = {pyproject_file: tomlkit.dumps(doc)}
+        texts = {pyproject_path: tomlkit.dumps(doc)}
         for name, text in version_texts.items():
             texts[name] = _VERSION_LINE.sub(lambda m: f"{m.group(1)}{m.group(2)}{new_version}{m.group(2)}", text)
-        changelog_file = f"{where}{config.changelog}"
         existing = read_text(root / changelog_file, changelog_file) if (root / changelog_file).is_file() else None
         texts[changelog_file] = prepend(existing, section)
         originals = {n: (read_text(root / n, n) if (root / n).is_file() else None) for n in texts}
         has_email = bool(run.env.get("GIT_COMMITTER_EMAIL") or git.config_value("user.email"))
         author, who = identity((None, None), run.env, has_email)  # a CI image may have no git identity
-        try:
-            for n, t in texts.items():
-                (root / n).parent.mkdir(parents=True, exist_ok=True)
-                write_atomic(root / n, t)
-            git.run("add", "--", *texts)
-            git.run("commit", "--quiet", "-m", f"chore(release): {config.name} {new_version}",
-                    *([f"--author={author}"] if author else []), "--", *texts, env=who)
-        except BaseException:
-            for n, before in originals.items():  # all files or none
-                if before is None:
-                    (root / n).unlink(missing_ok=True)
-                else:
-                    write_atomic(root / n, before)
-            git.run("reset", "--quiet", "--", *texts)
-            raise
-        try:
-            with git.message_file(section) as message:
-                git.run("tag", "--annotate", tag, "--cleanup=verbatim", f"--file={message}", env=who)
-        except BaseException:
-            git.undo_commit(git.head() or "", list(texts))  # no release commit without its tag
-            raise
+        # Ctrl-C or SIGTERM while the files, the commit and the tag are made waits for them (or for their undoing):
+        # the files are all as before or all as after, and a release commit never stays without its tag.
+        with held():
+            try:
+                for n in texts:
+                    (root / n).parent.mkdir(parents=True, exist_ok=True)
+                write_all({root / n: t for n, t in texts.items()})
+                git.run("add", "--", *texts)
+                git.run("commit", "--quiet", "-m", f"chore(release): {config.name} {new_version}",
+                        *([f"--author={author}"] if author else []), "--", *texts, env=who)
+            except BaseException:
+                write_all({root / n: before for n, before in originals.items() if before is not None})
+                for n, before in originals.items():  # all files or none
+                    if before is None:
+                        (root / n).unlink(missing_ok=True)
+                git.run("reset", "--quiet", "--", *texts)
+                raise
+            try:
+                with git.message_file(section) as message:
+                    git.run("tag", "--annotate", tag, "--cleanup=verbatim", f"--file={message}", env=who)
+            except BaseException:
+                git.undo_commit(git.head() or "", list(texts))  # no release commit without its tag
+                raise
         return str(git.run("rev-parse", "HEAD").strip())
 
-    return result, apply
+    return result, apply, pattern
+
+
+def _disagreement_fix(git: Any, name: str, prefix: str, version: str, last_tag: str) -> str:
+    """How to make pyproject.toml and the last tag agree (an error path: its git processes cost nothing)."""
+    tag = f"{prefix}{version}"
+    if git.run("tag", "--list", tag).strip():
+        return "make them agree before releasing; nothing was written"
+    head_is_release = git.run("log", "-1", "--format=%s").strip() == f"chore(release): {name} {version}"
+    if head_is_release and not git.run("branch", "--remotes", "--contains", "HEAD").strip():
+        # a release commit that only this checkout has: a run stopped between its commit and its tag
+        return ("HEAD is the release commit of an interrupted run, without its tag: drop it with "
+                "`git reset --keep HEAD~1` and release again; nothing was written")
+    # released elsewhere, and this clone was made or updated without the tags
+    return (f"there is no tag {tag} here (a clone or fetch without tags?): run `git fetch --tags origin`, then "
+            f"run again (if origin has no {tag} either, make the version agree with {last_tag}); nothing was written")
 
 
 def _describe(git: Any, pattern: str, exclude: list[str]) -> str | None:

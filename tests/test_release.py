@@ -204,7 +204,8 @@ def test_json_output(tmp_path: Path) -> None:
                f"### Features\n\n- drop v1 {ref(feat)}\n\n")
     expected = {
         "name": "lib", "current": "1.2.3", "next": "2.0.0", "level": "major", "tag": "v2.0.0",
-        "commit": head, "pushed": True, "files": ["pyproject.toml", "src/lib/__init__.py", "CHANGELOG.md"],
+        "commit": head, "pushed": True, "pushed_tags": ["v2.0.0"],
+        "files": ["pyproject.toml", "src/lib/__init__.py", "CHANGELOG.md"],
         "warnings": [], "changelog": section,
         "commits": [
             {"sha": docs, "subject": "docs: typo", "level": "none", "reason": "type docs does not bump"},
@@ -213,7 +214,7 @@ def test_json_output(tmp_path: Path) -> None:
         ],
     }
     assert json.loads(r.stdout) == expected
-    assert json.loads(dry.stdout) == {**expected, "commit": None, "pushed": False}
+    assert json.loads(dry.stdout) == {**expected, "commit": None, "pushed": False, "pushed_tags": []}
     assert git(remote, "rev-parse", "v2.0.0^{commit}").strip() == head
 
 
@@ -352,13 +353,15 @@ def test_prerelease_cycle_then_final(tmp_path: Path) -> None:
     assert r2.returncode == 0, r2.stderr
     assert r2.stdout.splitlines()[0] == "lib: 1.3.0-rc.1 -> 1.3.0-rc.2 (minor)"
 
-    r3 = run(work, "release", "--explain")
+    r3 = run(work, "release", "--explain", "--dry-run")  # --explain alone releases nothing either
     assert r3.returncode == 0, r3.stderr
     out = r3.stdout.splitlines()
     # everything since the last final release decides (release commits are not counted)
     assert out[:3] == [f"{fix[:7]}  patch  fix: b  (type fix bumps patch)",
                        f"{feat[:7]}  minor  feat: a  (type feat bumps minor)",
                        "lib: 1.3.0-rc.2 -> 1.3.0 (minor)"]
+    r4 = run(work, "release")
+    assert r4.returncode == 0, r4.stderr
     section = f"## lib 1.3.0 ({today()})\n\n### Features\n\n- a {ref(feat)}\n\n### Bug fixes\n\n- b {ref(fix)}\n\n"
     assert tag_message(remote, "v1.3.0") == section
     assert (work / "CHANGELOG.md").read_bytes().decode().startswith(
@@ -888,8 +891,10 @@ def test_unreachable_remote_is_temporary(tmp_path: Path) -> None:
     shutil.rmtree(remote)
     r = run(work, "release")
     assert r.returncode == 75, r.stderr
-    assert r.stderr.startswith("error: push of v1.2.4 failed:")
-    assert "hint: retry later (exit 75); the release commit and tag v1.2.4 were undone in this checkout" in r.stderr
+    # origin is asked which release tags it has before anything is written (then the push would fail the same way)
+    assert r.stderr.startswith("error: cannot list the tags of origin (`git ls-remote --tags origin`) before "
+                               "releasing v1.2.4: ")
+    assert r.stderr.endswith("\nhint: retry later (exit 75); nothing was written\n")
     assert (git(work, "rev-parse", "HEAD"), git(work, "tag", "--list"), tree_bytes(work)) == (head, tags, tree)
 
 
@@ -984,3 +989,391 @@ def test_changelog_of_a_library_in_a_monorepo(tmp_path: Path) -> None:
     assert r.stdout == (  # got "# Changelog\n\n"
         "# Changelog\n\n## a 0.4.2 (2024-03-01)\n\n"
         f"### Bug fixes\n\n- **a:** a is fixed ({s['a-fix'][:7]})\n\n### Performance\n\n- both ({s['both'][:7]})\n\n")
+
+
+# --- release tags that never reached origin ------------------------------------------------------------------
+
+def test_a_tag_made_with_no_push_goes_with_the_next_release(tmp_path: Path) -> None:
+    remote, work, _ = library(tmp_path, messages=("fix: a",))
+    assert run(work, "release", "--no-push").returncode == 0  # or a run killed between its tag and its push
+    commit(work, "feat: b")
+
+    r = run(work, "release")
+
+    assert r.returncode == 0, r.stderr
+    head = git(work, "rev-parse", "HEAD").strip()
+    assert r.stdout == (f"lib: 1.2.4 -> 1.3.0 (minor)\ncommitted {head[:12]} and tagged v1.3.0\n"
+                        "pushed the commit and v1.2.4, v1.3.0\n")
+    assert r.stderr == ("warning: origin did not have the release tag v1.2.4 (made here, never pushed): "
+                        "pushed with this release\n")  # got: "" and v1.2.4 never reached origin
+    assert git(remote, "tag", "--list") == "v1.2.3\nv1.2.4\nv1.3.0\n"
+    # the very tag objects made here, on the commits they were made on
+    for tag in ("v1.2.4", "v1.3.0"):
+        assert git(remote, "rev-parse", tag) == git(work, "rev-parse", tag)
+    assert git(remote, "rev-parse", "v1.2.4^{commit}").strip() == git(work, "rev-parse", "HEAD~2").strip()
+
+
+def test_json_lists_every_tag_pushed(tmp_path: Path) -> None:
+    remote, work, _ = library(tmp_path, messages=("fix: a",))
+    assert run(work, "release", "--no-push").returncode == 0
+    commit(work, "fix: b")
+    assert run(work, "release", "--no-push").returncode == 0  # two releases made here, neither pushed
+    commit(work, "feat: c")
+
+    r = run(work, "-o", "json", "release")
+
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert (got["tag"], got["pushed"], got["pushed_tags"]) == ("v1.3.0", True, ["v1.2.4", "v1.2.5", "v1.3.0"])
+    assert got["warnings"] == ["origin did not have the release tags v1.2.4, v1.2.5 (made here, never pushed): "
+                               "pushed with this release"]
+    assert git(remote, "tag", "--list") == "v1.2.3\nv1.2.4\nv1.2.5\nv1.3.0\n"
+    again = run(work, "-o", "json", "release")  # nothing new: nothing pushed, nothing missing
+    assert json.loads(again.stdout)["pushed_tags"] == [] and json.loads(again.stdout)["warnings"] == []
+
+
+def test_a_tag_never_pushed_with_nothing_new_says_how_to_push_it(tmp_path: Path) -> None:
+    remote, work, _ = library(tmp_path, messages=("fix: a",))
+    assert run(work, "release", "--no-push").returncode == 0
+    before = state(work, remote)
+
+    r = run(work, "release")
+
+    command = "git push --atomic origin HEAD:refs/heads/main refs/tags/v1.2.4"
+    assert (r.returncode, r.stdout) == (0, "lib: nothing to release since 1.2.4 (no feat, fix, perf or breaking "
+                                           "change)\n")
+    assert r.stderr == ("warning: origin does not have the release tag v1.2.4 (made here, never pushed; nothing to "
+                        f"release, so nothing was pushed): push it with `{command}`\n")  # got: ""
+    assert state(work, remote) == before
+    # the command it gives does it
+    subprocess.run(command.split(), cwd=work, check=True, capture_output=True)
+    assert git(remote, "rev-parse", "v1.2.4^{commit}", "main").split() == [git(work, "rev-parse", "HEAD").strip()] * 2
+    r = run(work, "release")
+    assert (r.returncode, r.stderr) == (0, "")
+
+
+def test_origin_is_asked_once_and_only_by_runs_that_push(tmp_path: Path) -> None:
+    remote, work, _ = library(tmp_path, messages=("fix: a",))
+    assert run(work, "release", "--no-push").returncode == 0
+    commit(work, "feat: b")
+    for args in (["--dry-run"], ["--print-next-version"], ["--no-push", "--dry-run"]):
+        r = run(work, "-v", "release", *args)
+        assert r.returncode == 0, r.stderr
+        assert [line for line in r.stderr.splitlines() if not line.startswith("$ git ")] == [], r.stderr
+        assert not [line for line in r.stderr.splitlines() if re.match(r"\$ git (ls-remote|fetch|push)", line)]
+    r = run(work, "-v", "release")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("$ git ls-remote --tags origin\n") == 1
+    assert "$ git push --quiet --atomic origin HEAD:refs/heads/main refs/tags/v1.3.0 refs/tags/v1.2.4\n" in r.stderr
+
+
+def test_the_tags_are_asked_for_where_origin_pushes(tmp_path: Path) -> None:
+    remote, work, _ = library(tmp_path, messages=("fix: a",))
+    assert run(work, "release", "--no-push").returncode == 0
+    commit(work, "feat: b")
+    git(work, "remote", "set-url", "origin", "http://127.0.0.1:9/fetch-only.git")  # fetching from it would fail
+    git(work, "remote", "set-url", "--push", "origin", str(remote))
+
+    r = run(work, "-v", "release")
+
+    assert r.returncode == 0, r.stderr
+    assert f"$ git ls-remote --tags {remote}\n" in r.stderr  # where the push goes, not where origin fetches from
+    assert git(remote, "tag", "--list") == "v1.2.3\nv1.2.4\nv1.3.0\n"
+
+
+def test_a_never_pushed_tag_on_a_commit_origin_has_goes_with_a_retried_push(tmp_path: Path) -> None:
+    from gitops_tools.release import release
+
+    remote, work, _ = library(tmp_path, messages=("fix: a",))
+    assert run(work, "release", "--no-push").returncode == 0
+    git(work, "push", "-q", "origin", "main")  # the branch went to origin, the tag did not
+    commit(work, "feat: b")
+    theirs = push_first(tmp_path, remote, "docs: theirs")  # the first push is rejected
+    git(work, "checkout", "-q", "--detach", "HEAD")
+
+    result = release(work, branch="main", sleep=lambda s: None)
+
+    assert (result.next, result.pushed, result.pushed_tags) == ("1.3.0", True, ("v1.2.4", "v1.3.0"))
+    # each warning once, though the run planned twice (and asked origin for its tags twice)
+    assert result.warnings == (
+        "HEAD is detached: the release goes to main",
+        "origin did not have the release tag v1.2.4 (made here, never pushed): pushed with this release")
+    assert git(remote, "tag", "--list") == "v1.2.3\nv1.2.4\nv1.3.0\n"
+    assert git(remote, "log", "--format=%s", "-4", "main").splitlines() == [
+        "chore(release): lib 1.3.0", "feat: b", "docs: theirs", "chore(release): lib 1.2.4"]
+    assert git(remote, "rev-parse", "main~2").strip() == theirs
+
+
+def test_a_never_pushed_release_commit_is_not_left_behind_by_a_retry(tmp_path: Path) -> None:
+    remote, work, _ = library(tmp_path, messages=("fix: a",))
+    assert run(work, "release", "--no-push").returncode == 0  # commit and tag only here
+    feat = commit(work, "feat: b")
+    push_first(tmp_path, remote, "docs: theirs")  # origin moved on: a rebase would rewrite the v1.2.4 commit
+    tag_commit = git(work, "rev-parse", "v1.2.4^{commit}").strip()
+    remote_refs = git(remote, "for-each-ref")
+
+    r = run(work, "release")
+
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == (
+        "error: origin/main moved on, and the release tag v1.2.4 (made here, never pushed) is on a commit it does not "
+        "have: putting this branch on top of it would leave that tag behind\n"
+        "hint: make that release again on top of origin/main: drop its release commit and tag "
+        "(`git rebase --onto v1.2.4~1 v1.2.4 && git tag -d v1.2.4`), then release again; "
+        "the release commit and tag v1.3.0 were undone in this checkout\n")
+    # this run's release undone, the branch not rebased, the old tag where it was, origin untouched
+    assert git(work, "rev-parse", "HEAD").strip() == feat
+    assert git(work, "rev-parse", "v1.2.4^{commit}").strip() == tag_commit
+    assert git(work, "tag", "--list") == "v1.2.3\nv1.2.4\n"
+    assert git(remote, "for-each-ref") == remote_refs
+    # the fix it gives works
+    subprocess.run(["sh", "-c", "git rebase --onto v1.2.4~1 v1.2.4 && git tag -d v1.2.4"], cwd=work, check=True,
+                   capture_output=True)
+    r = run(work, "release")
+    assert r.returncode == 0, r.stderr
+    assert git(remote, "tag", "--list") == "v1.2.3\nv1.3.0\n"
+    assert git(remote, "log", "--format=%s", "-4", "main").splitlines() == [
+        "chore(release): lib 1.3.0", "feat: b", "docs: theirs", "fix: a"]
+
+
+# --- --explain and --prerelease only read, or refuse before anything runs -----------------------------------
+
+def test_explain_writes_commits_tags_fetches_and_pushes_nothing(tmp_path: Path) -> None:
+    from gitops_tools.release import release
+
+    remote, work, _ = library(tmp_path, messages=("feat: a", "docs: b"))
+    no_tags = tmp_path / "no-tags"
+    git(tmp_path, "clone", "-q", "--no-tags", str(remote), str(no_tags))
+    git(no_tags, "checkout", "-q", "--detach", "HEAD")  # and no --branch: it pushes nothing, so it needs none
+    for checkout in (work, no_tags):
+        before = state(checkout, remote)
+
+        result = release(checkout, explain=True)  # got: committed, tagged and pushed v1.3.0
+
+        assert state(checkout, remote) == before
+        assert (result.commit, result.pushed, result.pushed_tags) == (None, False, ())
+        assert [(d.subject, d.level) for d in result.decisions][:2] == [("docs: b", "none"), ("feat: a", "minor")]
+    assert release(work, explain=True).next == "1.3.0"
+    assert git(no_tags, "tag", "--list") == ""  # no fetch either
+
+
+BAD_TOKENS = ["rc 1", "", "rc..1", "01", "rc.01", ".rc", "rc.", "rc+1", "rc_1", "rc/1", "ré"]
+
+
+@pytest.mark.parametrize("token", BAD_TOKENS)
+def test_a_bad_prerelease_token_is_refused_before_git_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          token: str) -> None:
+    from gitops_tools.errors import GitopsError
+    from gitops_tools.gitrepo import GitRepo
+    from gitops_tools.release import release
+
+    remote, work, _ = library(tmp_path, messages=("feat: a",))
+    before = state(work, remote)
+
+    def no_git(*args: object, **kwargs: object) -> str:
+        raise AssertionError("git ran")
+
+    with monkeypatch.context() as m:
+        m.setattr(GitRepo, "_execute", no_git)
+        with pytest.raises(GitopsError) as err:
+            release(work, prerelease=token)
+    assert type(err.value) is GitopsError and err.value.exit_code == 1
+    assert str(err.value) == (
+        f"--prerelease {token!r} is not a pre-release identifier: dot-separated parts of ASCII letters, digits and "
+        "hyphens, none empty, numbers without a leading zero\n"
+        "hint: use a token such as rc, beta or alpha (the release is X.Y.Z-TOKEN.N); nothing was run")
+    r = run(work, "release", "--prerelease", token)  # got for '': a final release; for 'rc 1': exit 3
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == f"error: {err.value}\n"
+    assert state(work, remote) == before
+
+
+@pytest.mark.parametrize("token, version", [("rc", "1.3.0-rc.1"), ("beta.2", "1.3.0-beta.2.1"),
+                                            ("alpha-x", "1.3.0-alpha-x.1"), ("0", "1.3.0-0.1"), ("-", "1.3.0--.1")])
+def test_valid_prerelease_tokens(tmp_path: Path, token: str, version: str) -> None:
+    remote, work, _ = library(tmp_path, messages=("feat: a",))
+    r = run(work, "release", "--prerelease", token, "--print-next-version")
+    assert (r.returncode, r.stdout, r.stderr) == (0, version + "\n", "")
+
+
+# --- release writes only inside the repository ---------------------------------------------------------------
+
+def outside_dir(tmp_path: Path) -> Path:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "CHANGELOG.md").write_text("# Not this repository's\n")
+    (outside / "mod.py").write_text('__version__ = "1.2.3"\n')
+    return outside
+
+
+def escape_cases(tmp_path: Path) -> list[tuple[str, dict[str, str], dict[str, str], str]]:
+    """(id, pyproject additions, symlinks to make (name -> target), the error's first line)."""
+    out = tmp_path / "outside"
+    return [
+        ("changelog through a symlinked directory", {"changelog": "docs/CHANGELOG.md"}, {"docs": str(out)},
+         f"error: pyproject.toml: tool.gitops-tools.release.changelog: changelog 'docs/CHANGELOG.md' resolves to "
+         f"{out}/CHANGELOG.md, outside the repository (a symbolic link leads out of it)"),
+        ("changelog a symlink to a file outside", {}, {"CHANGELOG.md": str(out / "CHANGELOG.md")},
+         f"error: pyproject.toml: tool.gitops-tools.release.changelog: changelog 'CHANGELOG.md' resolves to "
+         f"{out}/CHANGELOG.md, outside the repository (a symbolic link leads out of it)"),
+        ("changelog a dangling symlink out", {"changelog": "docs/NEW.md"}, {"docs": str(out / "missing")},
+         f"error: pyproject.toml: tool.gitops-tools.release.changelog: changelog 'docs/NEW.md' resolves to "
+         f"{out}/missing/NEW.md, outside the repository (a symbolic link leads out of it)"),
+        ("changelog with ..", {"changelog": "../outside/CHANGELOG.md"}, {},
+         "error: pyproject.toml: tool.gitops-tools.release.changelog: changelog '../outside/CHANGELOG.md' is outside "
+         "the repository (.. leads out of it)"),
+        ("changelog absolute", {"changelog": str(out / "CHANGELOG.md")}, {},
+         f"error: pyproject.toml: tool.gitops-tools.release.changelog: changelog '{out}/CHANGELOG.md' is an "
+         "absolute path: release writes only inside the repository"),
+        ("changelog into .git", {"changelog": ".git/CHANGELOG.md"}, {},
+         "error: pyproject.toml: tool.gitops-tools.release.changelog: changelog '.git/CHANGELOG.md' resolves to "
+         "{work}/.git/CHANGELOG.md, which is not a file of the working tree"),
+        ("version file through a symlink", {"version_files": "src/lib/__init__.py", "+version_files": "ext/mod.py"},
+         {"ext": str(out)},
+         f"error: pyproject.toml: tool.gitops-tools.release.version_files: version_files 'ext/mod.py' resolves to "
+         f"{out}/mod.py, outside the repository (a symbolic link leads out of it)"),
+        ("version file with ..", {"+version_files": "../outside/mod.py"}, {},
+         "error: pyproject.toml: tool.gitops-tools.release.version_files: version_files '../outside/mod.py' is "
+         "outside the repository (.. leads out of it)"),
+        ("version file absolute", {"+version_files": str(out / "mod.py")}, {},
+         f"error: pyproject.toml: tool.gitops-tools.release.version_files: version_files '{out}/mod.py' is an "
+         "absolute path: release writes only inside the repository"),
+    ]
+
+
+ESCAPE_IDS = [c[0] for c in escape_cases(Path("/x"))]
+
+
+@pytest.mark.parametrize("case", range(len(ESCAPE_IDS)), ids=ESCAPE_IDS)
+def test_release_writes_nothing_outside_the_repository(tmp_path: Path, case: int) -> None:
+    outside = outside_dir(tmp_path)
+    name, settings, links, message = escape_cases(tmp_path)[case]
+    extra = ""
+    if "changelog" in settings:
+        extra += f'changelog = "{settings["changelog"]}"\n'
+    pyproject = PYPROJECT + extra
+    if "+version_files" in settings:
+        pyproject = pyproject.replace('version_files = ["src/lib/__init__.py"]',
+                                      f'version_files = ["src/lib/__init__.py", "{settings["+version_files"]}"]')
+    files = {**LIBRARY, "pyproject.toml": pyproject}
+    if "CHANGELOG.md" in links:
+        del files["CHANGELOG.md"]
+    seed = make_checkout(tmp_path / "seed", {k: v for k, v in files.items()})
+    for link, target in links.items():
+        (seed / link).symlink_to(target)
+    git(seed, "add", "-A")
+    git(seed, "commit", "-qm", "links", "--allow-empty")
+    git(seed, "tag", "-a", "v1.2.3", "-m", "1.2.3")
+    commit(seed, "fix: a")
+    remote, work = publish(tmp_path, seed)
+    outside_before = tree_bytes(outside)
+    before = state(work, remote)
+
+    for args in ([], ["--dry-run"]):  # a dry run finds it too
+        r = run(work, "release", *args)
+        assert (r.returncode, r.stdout) == (1, ""), r.stderr
+        assert r.stderr.splitlines()[0] == message.format(work=work)
+        assert r.stderr.splitlines()[1].startswith("hint: give ")
+        assert r.stderr.splitlines()[1].endswith(" that stays inside the repository: no absolute path, no .. out of "
+                                                 "it, no symbolic link out of it; nothing was written")
+    assert tree_bytes(outside) == outside_before  # got: the outside CHANGELOG.md had the new section
+    assert state(work, remote) == before
+
+
+def test_the_library_pyproject_a_symlink_out_of_the_repository_is_refused(tmp_path: Path) -> None:
+    outside = outside_dir(tmp_path)
+    (outside / "pyproject.toml").write_text('[project]\nname = "lib"\nversion = "1.2.3"\n')
+    seed = make_checkout(tmp_path / "seed", {"README.md": "x\n"})
+    (seed / "lib").mkdir()
+    (seed / "lib" / "pyproject.toml").symlink_to(outside / "pyproject.toml")
+    git(seed, "add", "-A")
+    git(seed, "commit", "-qm", "lib")
+    commit(seed, "fix: a", {"lib/a.py": "A = 1\n"})
+    remote, work = publish(tmp_path, seed)
+    outside_before, before = tree_bytes(outside), state(work, remote)
+
+    r = run(work, "release", "lib")
+
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == (
+        f"error: lib/pyproject.toml: resolves to {outside}/pyproject.toml, outside the repository (a symbolic link "
+        "leads out of it)\nhint: release writes the version into it: keep the library's pyproject.toml in the "
+        "repository; nothing was written\n")
+    assert tree_bytes(outside) == outside_before
+    assert state(work, remote) == before
+
+
+def test_a_symlink_inside_the_repository_is_followed_and_kept(tmp_path: Path) -> None:
+    files = {**LIBRARY, "docs/CHANGELOG.md": CHANGELOG}
+    del files["CHANGELOG.md"]
+    seed = make_checkout(tmp_path / "seed", files)
+    (seed / "CHANGELOG.md").symlink_to("docs/CHANGELOG.md")  # the changelog lives in docs/, linked at the root
+    git(seed, "add", "-A")
+    git(seed, "commit", "-qm", "link")
+    git(seed, "tag", "-a", "v1.2.3", "-m", "1.2.3")
+    commit(seed, "fix: a")
+    remote, work = publish(tmp_path, seed)
+
+    r = run(work, "-o", "json", "release")
+
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["files"] == ["pyproject.toml", "src/lib/__init__.py", "docs/CHANGELOG.md"]
+    assert os.readlink(work / "CHANGELOG.md") == "docs/CHANGELOG.md"  # got: replaced by a regular file
+    assert (work / "docs/CHANGELOG.md").read_text().startswith("# Changelog\n\nAll notable changes.\n\n## lib 1.2.4")
+    assert git(remote, "diff", "--name-only", "main~1", "main").splitlines() == [
+        "docs/CHANGELOG.md", "pyproject.toml", "src/lib/__init__.py"]
+    assert git(work, "status", "--porcelain") == ""
+
+
+def test_dotdot_that_stays_inside_the_repository_is_fine(tmp_path: Path) -> None:
+    remote, work, s = monorepo(tmp_path, 'changelog = "../../CHANGES-a.md"\n')
+    r = run(work, "-o", "json", "release", "libs/a")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["files"] == ["libs/a/pyproject.toml", "CHANGES-a.md"]
+    assert (work / "CHANGES-a.md").read_text().startswith("# Changelog\n")
+
+
+@pytest.mark.parametrize("setting, message", [
+    ('version_files = "src/lib/__init__.py"',
+     "error: pyproject.toml: tool.gitops-tools.release.version_files: version_files is 'src/lib/__init__.py', not a "
+     "list of paths"),
+    ("changelog = 5", "error: pyproject.toml: tool.gitops-tools.release.changelog: changelog is 5, not a path"),
+])
+def test_file_settings_of_the_wrong_type_are_refused(tmp_path: Path, setting: str, message: str) -> None:
+    pyproject = PYPROJECT.replace('version_files = ["src/lib/__init__.py"]', setting)
+    remote, work, _ = library(tmp_path, {**LIBRARY, "pyproject.toml": pyproject}, messages=("fix: a",))
+    before = state(work, remote)
+    r = run(work, "release")
+    assert (r.returncode, r.stdout) == (1, ""), r.stderr
+    assert r.stderr.splitlines()[0] == message  # got for the string: one "version file" per character
+    assert state(work, remote) == before
+
+
+# --- the last tag missing here -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("on_top", [False, True], ids=["HEAD is the release commit", "commits on top"])
+def test_a_release_tag_missing_here_says_to_fetch_the_tags(tmp_path: Path, on_top: bool) -> None:
+    remote, work, _ = library(tmp_path, messages=("fix: a",))
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(remote), str(other))
+    assert run(other, "release").returncode == 0  # released elsewhere: v1.2.4 is on origin
+    git(work, "fetch", "-q", "--no-tags", "origin")  # this clone is updated without the tags
+    git(work, "merge", "-q", "--ff-only", "origin/main")
+    if on_top:
+        commit(work, "fix: more")
+    assert git(work, "tag", "--list") == "v1.2.3\n"
+    before = state(work, remote)
+
+    r = run(work, "release")
+
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == (  # got: "HEAD is the release commit of an interrupted run ... git reset --keep HEAD~1"
+        "error: pyproject.toml: project.version: version 1.2.4 disagrees with the last tag v1.2.3\n"
+        "hint: there is no tag v1.2.4 here (a clone or fetch without tags?): run `git fetch --tags origin`, then run "
+        "again (if origin has no v1.2.4 either, make the version agree with v1.2.3); nothing was written\n")
+    assert state(work, remote) == before
+    git(work, "fetch", "-q", "--tags", "origin")
+    r = run(work, "release")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == ("lib: 1.2.4 -> 1.2.5 (patch)" if on_top else
+                                        "lib: nothing to release since 1.2.4 (no feat, fix, perf or breaking change)")
