@@ -15,7 +15,15 @@ from typing import Any, NoReturn
 import click
 
 from gitops_tools import __version__
-from gitops_tools.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, EXIT_USAGE, GitopsError, exit_code_for
+from gitops_tools.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_UNEXPECTED,
+    EXIT_USAGE,
+    GitopsError,
+    Terminated,
+    exit_code_for,
+)
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 _STATE: dict[str, Any] = {"output": "text", "verbose": 0}
@@ -60,6 +68,18 @@ def make_write_options(obj: dict[str, Any], kwargs: dict[str, Any], dry_run: boo
     )
 
 
+def _more_verbose(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    if value and ctx.obj is not None:
+        ctx.obj["verbose"] += value
+        _STATE["verbose"] = ctx.obj["verbose"]
+
+
+# -v is also accepted after a command's arguments, where the wrappers put what they pass on
+# (scripts/update-image.sh dev aegis/api 1.4.3 -v).
+verbose_option = click.option("-v", "--verbose", count=True, expose_value=False, callback=_more_verbose,
+                              help="Print every git command as it runs (secrets masked); same as the global -v.")
+
+
 dry_run_option = click.option(
     "--dry-run", is_flag=True, envvar="GITOPS_DRY_RUN",
     help="Show the unified diff of what would change; write and commit nothing. [env: GITOPS_DRY_RUN]",
@@ -86,9 +106,11 @@ def cli(ctx: click.Context, verbose: int, output: str, repo_dir: Path | None) ->
 
     \b
     Examples:
-      gitops-tools image set dev aegis/api:1.4.2
+      gitops-tools image set dev 'aegis/api=*:1.4.2'          only the tag moves
       gitops-tools image set --dry-run prod 'aegis/api=*:1.4.2'
-      gitops-tools -o json image set staging aegis/api:1.4.2 aegis/recommendation:2.0.1
+      gitops-tools -o json image set staging 'aegis/api=*:1.4.2' 'aegis/recommendation=*:2.0.1'
+      gitops-tools status
+      gitops-tools promote dev staging
     """
     _STATE["verbose"] = verbose
     _STATE["output"] = output
@@ -111,9 +133,13 @@ def image() -> None:
 @click.option("--setter", "setters", multiple=True, metavar="NAMESPACE:POLICY=IMAGE",
               help='Also update values marked # {"$imagepolicy": "NAMESPACE:POLICY[:tag|:name|:digest]"} '
                    "(Flux image-automation markers) under TARGET. Repeatable.")
+@click.option("--add", is_flag=True,
+              help="In an environment of gitops-tools.yaml, add an entry for a name it does not have yet "
+                   "(without --add such a name is refused: it would match no container).")
+@verbose_option
 @click.pass_obj
 def image_set_cmd(obj: dict[str, Any], /, target: str, specs: tuple[str, ...], dry_run: bool, output: str,
-                  allow_downgrade: bool, setters: tuple[str, ...], **kwargs: Any) -> None:
+                  allow_downgrade: bool, setters: tuple[str, ...], add: bool, **kwargs: Any) -> None:
     """Set images in TARGET's kustomization (and the Helm values keys configured to follow them).
 
     TARGET is an environment name from gitops-tools.yaml (dev, staging, prod) or the path of any overlay
@@ -122,25 +148,33 @@ def image_set_cmd(obj: dict[str, Any], /, target: str, specs: tuple[str, ...], d
 
     \b
     SPEC takes the forms of `kustomize edit set image`:
-      NAME:TAG                   set the tag              aegis/api:1.4.2
-      NAME@DIGEST                set the digest           aegis/api@sha256:<64 hex>
-      NAME:TAG@DIGEST            set both
-      NAME=NEWNAME[:TAG][@DIGEST]  also set newName      aegis/api=registry.gitlab.com/aegis/app/api:1.4.2
-      `*` as NEWNAME, TAG or DIGEST keeps the current value:  'aegis/api=*:1.4.2' sets only the tag.
-    A field a SPEC does not mention is cleared, as kustomize does ('aegis/api:1.4.2' drops newName and
-    digest); scripts/update-image.sh uses NAME=*:TAG so that only the tag moves.
+      NAME=*:TAG                 only the tag (what CI wants)   'aegis/api=*:1.4.2'
+      NAME=*:TAG@DIGEST          the tag and the digest         'aegis/api=*:1.4.2@sha256:<64 hex>'
+      NAME=NEWNAME[:TAG][@DIGEST]  also set newName     aegis/api=registry.gitlab.com/aegis/app/api:1.4.2
+      NAME:TAG, NAME@DIGEST      kustomize's short forms: they CLEAR newName (and the field not given),
+                                 as `kustomize edit set image` does
+      `*` as NEWNAME, TAG or DIGEST keeps the current value. scripts/update-image.sh uses NAME=*:TAG.
 
     \b
-    Same value again: nothing is written or committed (exit 0). A semver tag older than the current one
-    is skipped with a message (exit 0) unless --allow-downgrade: a CI job that finishes late never rolls an
-    environment back. Protected environments refuse mutable tags such as latest.
+    In an environment of gitops-tools.yaml, NAME is an entry's name or its newName (the path the CI job
+    pushed, e.g. registry.gitlab.com/aegis/app/api); a name that matches no entry is refused, listing the
+    known ones, unless --add. On an overlay directory outside the configuration a missing entry is added,
+    as kustomize does.
+
+    \b
+    Same value again: nothing is written or committed (exit 0). A tag older than the current one is
+    skipped with a message (exit 0) unless --allow-downgrade: a CI job that finishes late never rolls an
+    environment back. Older is semver order; where semver cannot tell (SHA tags, 1.3), the GitLab pipeline
+    that set the current tag is compared with the one running now (CI_PIPELINE_ID); where neither
+    decides, the tag is set and the output says so. Protected environments refuse mutable tags such as
+    latest, and take only what the environment before them runs (only_from_previous).
     """
     output = _STATE["output"] = output or obj["output"]
     from gitops_tools.imageset import SetOptions, image_set
 
     result = image_set(
         Path.cwd(), obj["repo_dir"], target, specs,
-        SetOptions(allow_downgrade=allow_downgrade, setters=setters,
+        SetOptions(allow_downgrade=allow_downgrade, setters=setters, add=add,
                    write=make_write_options(obj, kwargs, dry_run)),
     )
     diff = _dry_run_diff(result.edits, dry_run)
@@ -157,6 +191,8 @@ def image_set_cmd(obj: dict[str, Any], /, target: str, specs: tuple[str, ...], d
             click.echo(f"{result.target.scope}: {u.image}: {len(u.changes)} marked value(s) updated")
         else:
             click.echo(f"{result.target.scope}: {u.image} {u.old or '(none)'} -> {u.new} ({u.status})")
+            if u.message:
+                click.echo(f"note: {u.message}")
     if dry_run:
         click.echo("dry run: nothing written" if result.edits else "dry run: nothing would change")
     elif result.commit:
@@ -174,6 +210,7 @@ def image_set_cmd(obj: dict[str, Any], /, target: str, specs: tuple[str, ...], d
 @cli.command("validate", context_settings=CONTEXT_SETTINGS)
 @click.argument("envs", nargs=-1, metavar="[ENV]...")
 @output_option
+@verbose_option
 @click.pass_obj
 def validate_cmd(obj: dict[str, Any], envs: tuple[str, ...], output: str) -> None:
     """Render each environment with `kubectl kustomize` and report what kustomize silently accepts.
@@ -231,6 +268,7 @@ def _short(value: str | None) -> str:
 @cli.command("status", context_settings=CONTEXT_SETTINGS)
 @click.option("--image", "images", multiple=True, metavar="NAME", help="Only these images. Repeatable.")
 @output_option
+@verbose_option
 @click.pass_obj
 def status_cmd(obj: dict[str, Any], /, images: tuple[str, ...], output: str | None) -> None:
     """The version matrix: image x environment, in promotion order.
@@ -256,6 +294,7 @@ def status_cmd(obj: dict[str, Any], /, images: tuple[str, ...], output: str | No
 @click.argument("env_b")
 @click.option("--image", "images", multiple=True, metavar="NAME", help="Only these images. Repeatable.")
 @output_option
+@verbose_option
 @click.pass_obj
 def diff_cmd(obj: dict[str, Any], /, env_a: str, env_b: str, images: tuple[str, ...], output: str | None) -> None:
     """What differs between the images of two environments."""
@@ -278,6 +317,7 @@ def diff_cmd(obj: dict[str, Any], /, env_a: str, env_b: str, images: tuple[str, 
 @click.option("--image", metavar="NAME", help="Only this image.")
 @click.option("--since", metavar="WHEN", help="Only changes after WHEN (anything git accepts: 2.weeks, 2026-11-01).")
 @output_option
+@verbose_option
 @click.pass_obj
 def history_cmd(obj: dict[str, Any], /, env: str | None, image: str | None, since: str | None,
                 output: str | None) -> None:
@@ -314,6 +354,7 @@ def history_cmd(obj: dict[str, Any], /, env: str | None, image: str | None, sinc
 @dry_run_option
 @output_option
 @write_options
+@verbose_option
 @click.pass_obj
 def promote_cmd(obj: dict[str, Any], /, source: str, target: str, images: tuple[str, ...], force: bool,
                 min_age: str | None, dry_run: bool, output: str | None, **kwargs: Any) -> None:
@@ -354,6 +395,7 @@ def promote_cmd(obj: dict[str, Any], /, source: str, target: str, images: tuple[
 @dry_run_option
 @output_option
 @write_options
+@verbose_option
 @click.pass_obj
 def rollback_cmd(obj: dict[str, Any], /, env: str, to: str | None, images: tuple[str, ...], dry_run: bool,
                  output: str | None, **kwargs: Any) -> None:
@@ -394,6 +436,7 @@ def rollback_cmd(obj: dict[str, Any], /, env: str, to: str | None, images: tuple
               help="Print the next version and the CHANGELOG section; write, commit and tag nothing. "
                    "[env: GITOPS_DRY_RUN]")
 @output_option
+@verbose_option
 @click.pass_obj
 def release_cmd(obj: dict[str, Any], /, path: Path, tag_prefix: str | None, prerelease: str | None,
                 print_next_version: bool, explain: bool, branch: str | None, repo_url: str | None, no_push: bool,
@@ -412,7 +455,7 @@ def release_cmd(obj: dict[str, Any], /, path: Path, tag_prefix: str | None, prer
 
     result = release(path, tag_prefix=tag_prefix, prerelease=prerelease, dry_run=dry_run,
                      print_only=print_next_version, push=not no_push, branch=branch, verbose=obj["verbose"] > 0,
-                     repo_url=repo_url)
+                     repo_url=repo_url, explain=explain)
     if output == "json":
         _print_json(result.as_dict())
         return
@@ -425,6 +468,10 @@ def release_cmd(obj: dict[str, Any], /, path: Path, tag_prefix: str | None, prer
     if explain:
         for d in result.decisions:
             click.echo(f"{d.sha[:7]}  {d.level:<5}  {d.subject}  ({d.reason})")
+        if result.next is not None:
+            click.echo(f"{result.name}: {result.current} -> {result.next} ({result.level})")
+            click.echo("explain: nothing written")
+            return
     if result.next is None:
         click.echo(f"{result.name}: nothing to release since {result.current} (no feat, fix, perf or breaking change)")
         return
@@ -435,13 +482,14 @@ def release_cmd(obj: dict[str, Any], /, path: Path, tag_prefix: str | None, prer
         return
     click.echo(f"committed {str(result.commit)[:12]} and tagged {result.tag}")
     if result.pushed:
-        click.echo(f"pushed the commit and {result.tag}")
+        click.echo(f"pushed the commit and {', '.join(result.pushed_tags) or result.tag}")
 
 
 @cli.command("changelog", context_settings=CONTEXT_SETTINGS)
 @click.argument("path", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--tag-prefix", envvar="GITOPS_TAG_PREFIX", metavar="P", help="Tags look like P1.2.3.")
 @output_option
+@verbose_option
 @click.pass_obj
 def changelog_cmd(obj: dict[str, Any], /, path: Path, tag_prefix: str | None, output: str | None) -> None:
     """Render the whole history of PATH as a changelog, one section per release tag (to stdout)."""
@@ -501,7 +549,11 @@ def _report(err: GitopsError) -> None:
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    """Run the CLI and exit with the documented code: 0 ok, 1 expected error, 2 usage, 3 bug, 75 retry, 130."""
+    """Run the CLI and exit with the documented code: 0 ok, 1 expected error, 2 usage, 3 bug, 75 retry,
+    130 interrupted, 143 terminated."""
+    from gitops_tools.interrupts import raise_on_sigterm
+
+    raise_on_sigterm()  # a cancelled CI job: the same clean-up as Ctrl-C
     try:
         cli.main(args=argv, prog_name="gitops-tools", standalone_mode=False)
     except click.exceptions.Exit as exc:  # --help, --version
@@ -509,8 +561,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except click.UsageError as exc:
         exc.show()
         sys.exit(EXIT_USAGE)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("interrupted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:  # click turns KeyboardInterrupt into Abort
+        if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated):
+            click.echo("terminated (SIGTERM): files are as before, or as after a commit that landed", err=True)
+            sys.exit(EXIT_TERMINATED)
+        click.echo("interrupted: files are as before, or as after a commit that landed", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except GitopsError as exc:
         _report(exc)
