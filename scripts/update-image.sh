@@ -9,4 +9,6 @@ if [ "$#" -lt 3 ]; then
 fi
 env=$1 image=$2 tag=$3
 shift 3
-exec "${GITOPS_TOOLS:-gitops-tools}" image set "$env" "$image=*:$tag" "$@"
+# GITOPS_TOOLS: the command to run, with arguments (split at spaces), e.g. "python3 -m gitops_tools".
+read -r -a gitops_tools <<< "${GITOPS_TOOLS:-gitops-tools}"
+exec "${gitops_tools[@]}" image set "$env" "$image=*:$tag" "$@"

