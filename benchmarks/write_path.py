@@ -94,9 +94,9 @@ def file_creation_ms(directory: Path, count: int = FILE_COUNT) -> tuple[float, f
 
 def backoff_defaults(tools: Tools) -> str:
     """The installed tool's retry policy, asked of a separate interpreter (nothing of the tool is imported here)."""
-    code = "from gitops_tools.pushpolicy import Backoff; print(repr(Backoff()))"
+    code = "from gitops_tools.git.refusals import Backoff; print(repr(Backoff()))"
     proc = subprocess.run([tools.python, "-c", code], env=tools.env, capture_output=True, text=True)
-    return f"`{proc.stdout.strip()}`" if proc.returncode == 0 else "? (gitops_tools.pushpolicy.Backoff not found)"
+    return f"`{proc.stdout.strip()}`" if proc.returncode == 0 else "? (gitops_tools.git.refusals.Backoff not found)"
 
 
 # ------------------------------------------------------------------------------------------------ fixtures

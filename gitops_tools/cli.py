@@ -59,7 +59,7 @@ def write_options(f: Any) -> Any:
 
 
 def make_write_options(obj: dict[str, Any], kwargs: dict[str, Any], dry_run: bool) -> Any:
-    from gitops_tools.writer import WriteOptions
+    from gitops_tools.commands.writer import WriteOptions
 
     return WriteOptions(
         repo_url=kwargs.pop("repo_url"), branch=kwargs.pop("branch"), push=kwargs.pop("push"),
@@ -170,7 +170,7 @@ def image_set_cmd(obj: dict[str, Any], /, target: str, specs: tuple[str, ...], d
     latest, and take only what the environment before them runs (only_from_previous).
     """
     output = _STATE["output"] = output or obj["output"]
-    from gitops_tools.imageset import SetOptions, image_set
+    from gitops_tools.commands.imageset import SetOptions, image_set
 
     result = image_set(
         Path.cwd(), obj["repo_dir"], target, specs,
@@ -230,7 +230,7 @@ def validate_cmd(obj: dict[str, Any], envs: tuple[str, ...], output: str) -> Non
     Without ENV every environment and every Application under applications/ is checked.
     """
     output = _STATE["output"] = output or obj["output"]
-    from gitops_tools.validate import validate
+    from gitops_tools.commands.validate import validate
 
     result = validate(Path.cwd(), obj["repo_dir"], envs, verbose=obj["verbose"] > 0)
     if output == "json":
@@ -276,7 +276,7 @@ def status_cmd(obj: dict[str, Any], /, images: tuple[str, ...], output: str | No
     A `*` marks a value that differs from the previous environment's: a promotion is pending there.
     """
     output = _STATE["output"] = output or obj["output"]
-    from gitops_tools.promotion import status
+    from gitops_tools.commands.promotion import status
 
     m = status(Path.cwd(), obj["repo_dir"], images)
     if output == "json":
@@ -299,7 +299,7 @@ def status_cmd(obj: dict[str, Any], /, images: tuple[str, ...], output: str | No
 def diff_cmd(obj: dict[str, Any], /, env_a: str, env_b: str, images: tuple[str, ...], output: str | None) -> None:
     """What differs between the images of two environments."""
     output = _STATE["output"] = output or obj["output"]
-    from gitops_tools.promotion import diff
+    from gitops_tools.commands.promotion import diff
 
     found = diff(Path.cwd(), obj["repo_dir"], env_a, env_b, images)
     if output == "json":
@@ -327,7 +327,7 @@ def history_cmd(obj: dict[str, Any], /, env: str | None, image: str | None, sinc
     at what they changed (see `git show COMMIT`).
     """
     output = _STATE["output"] = output or obj["output"]
-    from gitops_tools.promotion import history
+    from gitops_tools.commands.promotion import history
 
     found = history(Path.cwd(), obj["repo_dir"], env, image, since, verbose=obj["verbose"] > 0)
     if output == "json":
@@ -368,7 +368,7 @@ def promote_cmd(obj: dict[str, Any], /, source: str, target: str, images: tuple[
     configured for an image move with it.
     """
     output = _STATE["output"] = output or obj["output"]
-    from gitops_tools.promotion import promote
+    from gitops_tools.commands.promotion import promote
 
     result = promote(Path.cwd(), obj["repo_dir"], source, target, images, force, min_age,
                      make_write_options(obj, kwargs, dry_run))
@@ -401,7 +401,7 @@ def rollback_cmd(obj: dict[str, Any], /, env: str, to: str | None, images: tuple
                  output: str | None, **kwargs: Any) -> None:
     """Restore ENV's images as they were at REV, as a new commit (never a `git revert` of other work)."""
     output = _STATE["output"] = output or obj["output"]
-    from gitops_tools.promotion import rollback
+    from gitops_tools.commands.promotion import rollback
 
     result = rollback(Path.cwd(), obj["repo_dir"], env, to, images, make_write_options(obj, kwargs, dry_run))
     diff = _dry_run_diff(result.landed.applied.edits, dry_run)
@@ -451,7 +451,7 @@ def release_cmd(obj: dict[str, Any], /, path: Path, tag_prefix: str | None, prer
     releasable: exit 0, no commit, no tag. Configuration: [tool.gitops-tools.release] in PATH/pyproject.toml.
     """
     output = _STATE["output"] = output or obj["output"]
-    from gitops_tools.release import release
+    from gitops_tools.commands.release import release
 
     result = release(path, tag_prefix=tag_prefix, prerelease=prerelease, dry_run=dry_run,
                      print_only=print_next_version, push=not no_push, branch=branch, verbose=obj["verbose"] > 0,
@@ -494,7 +494,7 @@ def release_cmd(obj: dict[str, Any], /, path: Path, tag_prefix: str | None, prer
 def changelog_cmd(obj: dict[str, Any], /, path: Path, tag_prefix: str | None, output: str | None) -> None:
     """Render the whole history of PATH as a changelog, one section per release tag (to stdout)."""
     output = _STATE["output"] = output or obj["output"]
-    from gitops_tools.release import full_changelog
+    from gitops_tools.commands.release import full_changelog
 
     text = full_changelog(path, tag_prefix, verbose=obj["verbose"] > 0)
     if output == "json":
@@ -519,7 +519,7 @@ def _dry_run_diff(edits: Sequence[Any], dry_run: bool) -> str | None:
     """The unified diff of a dry run's edits (None when it is not a dry run)."""
     if not dry_run:
         return None
-    from gitops_tools.changes import unified_diff
+    from gitops_tools.core.changes import unified_diff
 
     return "".join(unified_diff(e.display, e.before, e.after) for e in edits)
 

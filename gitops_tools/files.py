@@ -87,7 +87,7 @@ def write_all(texts: MappingABC[Path, str]) -> None:
 
 def find_kustomization(directory: Path, display: str) -> Path:
     """The one kustomization file of ``directory`` (kustomize refuses a directory with two)."""
-    from gitops_tools.kustomize import KUSTOMIZATION_FILES  # not at import: release reads no YAML
+    from gitops_tools.core.kustomize import KUSTOMIZATION_FILES  # not at import: release reads no YAML
 
     found = [name for name in KUSTOMIZATION_FILES if (directory / name).is_file()]
     if not found:

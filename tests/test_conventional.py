@@ -10,8 +10,8 @@ import semver
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitops_tools.changelog import HEADER, prepend, render_section
-from gitops_tools.conventional import (
+from gitops_tools.release.changelog import HEADER, prepend, render_section
+from gitops_tools.release.conventional import (
     DEFAULT_TYPES,
     LEVELS,
     MAJOR,
@@ -25,7 +25,7 @@ from gitops_tools.conventional import (
     parse,
     parse_all,
 )
-from gitops_tools.versioning import bump, next_version
+from gitops_tools.release.versioning import bump, next_version
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 SHA2 = "fedcba9876543210fedcba9876543210fedcba98"

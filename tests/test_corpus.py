@@ -25,13 +25,13 @@ from click.testing import CliRunner
 
 from gitops_tools.cli import main
 from gitops_tools.errors import GitopsError, YamlError
-from gitops_tools.helmvalues import set_value
-from gitops_tools.keypath import parse_keypath
-from gitops_tools.kustomize import KUSTOMIZATION_FILES, Kustomization, KustImage, read_kustomization
-from gitops_tools.policy import parse_semver
-from gitops_tools.reference import parse_reference
-from gitops_tools.yamldoc import Scalar, find, parse_documents
-from gitops_tools.yamledit import apply_splices, set_scalar
+from gitops_tools.core.helmvalues import set_value
+from gitops_tools.core.keypath import parse_keypath
+from gitops_tools.core.kustomize import KUSTOMIZATION_FILES, Kustomization, KustImage, read_kustomization
+from gitops_tools.core.policy import parse_semver
+from gitops_tools.core.reference import parse_reference
+from gitops_tools.core.yamldoc import Scalar, find, parse_documents
+from gitops_tools.core.yamledit import apply_splices, set_scalar
 from tests.conftest import CORPUS, copy_tree, corpus_or_skip, kubectl, tree_bytes
 
 pytestmark = pytest.mark.corpus

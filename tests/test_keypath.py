@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitops_tools.errors import GitopsError
-from gitops_tools.keypath import Index, Key, Select, format_keypath, parse_keypath
+from gitops_tools.core.keypath import Index, Key, Select, format_keypath, parse_keypath
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Tests for gitops_tools.reference: the Docker distribution reference grammar and its error messages."""
+"""Tests for gitops_tools.core.reference: the Docker distribution reference grammar and its error messages."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from gitops_tools.errors import GitopsError, InvalidReference, exit_code_for
-from gitops_tools.reference import (
+from gitops_tools.core.reference import (
     ImageRef,
     format_reference,
     is_valid_reference,

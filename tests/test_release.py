@@ -286,7 +286,7 @@ def test_monorepo_path_filter_and_tag_prefix(tmp_path: Path) -> None:
         "libs/a/CHANGELOG.md", "libs/a/pyproject.toml"]
     section = (f"## a 0.4.2 ({today()})\n\n### Bug fixes\n\n- **a:** a is fixed ({s['a-fix'][:7]})\n\n"
                f"### Performance\n\n- both ({s['both'][:7]})\n\n")
-    from gitops_tools.changelog import HEADER
+    from gitops_tools.release.changelog import HEADER
 
     assert (work / "libs/a/CHANGELOG.md").read_bytes().decode() == HEADER + "\n" + section
     assert (work / "libs/a/pyproject.toml").read_bytes().decode() == (
@@ -824,8 +824,8 @@ class _EndlessRace:
 
 def test_retries_used_up_is_temporary(tmp_path: Path) -> None:
     from gitops_tools.errors import TemporaryError
-    from gitops_tools.pushpolicy import Backoff
-    from gitops_tools.release import release
+    from gitops_tools.git.refusals import Backoff
+    from gitops_tools.commands.release import release
 
     remote, work, _ = library(tmp_path, messages=("fix: a",))
     race = _EndlessRace(tmp_path, remote)
@@ -838,8 +838,8 @@ def test_retries_used_up_is_temporary(tmp_path: Path) -> None:
 
 def test_retries_stop_at_the_deadline(tmp_path: Path) -> None:
     from gitops_tools.errors import TemporaryError
-    from gitops_tools.pushpolicy import Backoff
-    from gitops_tools.release import release
+    from gitops_tools.git.refusals import Backoff
+    from gitops_tools.commands.release import release
 
     remote, work, _ = library(tmp_path, messages=("fix: a",))
     race = _EndlessRace(tmp_path, remote)
@@ -1082,7 +1082,7 @@ def test_the_tags_are_asked_for_where_origin_pushes(tmp_path: Path) -> None:
 
 
 def test_a_never_pushed_tag_on_a_commit_origin_has_goes_with_a_retried_push(tmp_path: Path) -> None:
-    from gitops_tools.release import release
+    from gitops_tools.commands.release import release
 
     remote, work, _ = library(tmp_path, messages=("fix: a",))
     assert run(work, "release", "--no-push").returncode == 0
@@ -1139,7 +1139,7 @@ def test_a_never_pushed_release_commit_is_not_left_behind_by_a_retry(tmp_path: P
 # --- --explain and --prerelease only read, or refuse before anything runs -----------------------------------
 
 def test_explain_writes_commits_tags_fetches_and_pushes_nothing(tmp_path: Path) -> None:
-    from gitops_tools.release import release
+    from gitops_tools.commands.release import release
 
     remote, work, _ = library(tmp_path, messages=("feat: a", "docs: b"))
     no_tags = tmp_path / "no-tags"
@@ -1164,8 +1164,8 @@ BAD_TOKENS = ["rc 1", "", "rc..1", "01", "rc.01", ".rc", "rc.", "rc+1", "rc_1", 
 def test_a_bad_prerelease_token_is_refused_before_git_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                           token: str) -> None:
     from gitops_tools.errors import GitopsError
-    from gitops_tools.gitrepo import GitRepo
-    from gitops_tools.release import release
+    from gitops_tools.git.repo import GitRepo
+    from gitops_tools.commands.release import release
 
     remote, work, _ = library(tmp_path, messages=("feat: a",))
     before = state(work, remote)

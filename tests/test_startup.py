@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-HEAVY = ("yaml", "ruamel", "semver", "tomlkit", "filelock", "difflib", "subprocess", "gitops_tools.gitrepo")
+HEAVY = ("yaml", "ruamel", "semver", "tomlkit", "filelock", "difflib", "subprocess", "gitops_tools.git.repo")
 
 
 def imported_modules(*args: str, cwd: Path | None = None) -> set[str]:
@@ -45,7 +45,7 @@ def test_version_output() -> None:
 def test_edit_without_commit_does_not_load_git(tmp_path: Path) -> None:
     (tmp_path / "kustomization.yaml").write_text("images:\n  - name: a/b\n    newTag: v1\n")
     loaded = imported_modules("image", "set", ".", "a/b:v2", cwd=tmp_path)
-    assert "yaml" in loaded and "gitops_tools.gitrepo" not in loaded and "ruamel" not in loaded
+    assert "yaml" in loaded and "gitops_tools.git.repo" not in loaded and "ruamel" not in loaded
     assert (tmp_path / "kustomization.yaml").read_text() == "images:\n  - name: a/b\n    newTag: v2\n"
 
 
@@ -58,5 +58,5 @@ def test_release_that_only_reads_loads_no_toml_writer_and_no_yaml(git_repo: Any)
                        capture_output=True, text=True)
     assert (r.returncode, r.stdout) == (0, "1.1.0\n"), r.stderr
     loaded = imported_modules("release", "--print-next-version", cwd=work)
-    assert "gitops_tools.release" in loaded and "semver" in loaded
-    assert sorted({"tomlkit", "yaml", "ruamel", "filelock", "gitops_tools.kustomize"} & loaded) == []
+    assert "gitops_tools.commands.release" in loaded and "semver" in loaded
+    assert sorted({"tomlkit", "yaml", "ruamel", "filelock", "gitops_tools.core.kustomize"} & loaded) == []

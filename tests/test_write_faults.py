@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitops_tools.pushpolicy import RETRY, classify_push_error
+from gitops_tools.git.refusals import RETRY, classify_push_error
 from tests.conftest import git, make_checkout
 
 CONFIG = """\

@@ -35,10 +35,10 @@ from ruamel.yaml import YAML
 
 from gitops_tools.cli import main
 from gitops_tools.errors import GitopsError, YamlError
-from gitops_tools.kustomize import KustImage, desired, parse_spec, read_kustomization, set_images
-from gitops_tools.reference import validate_name
-from gitops_tools.yamldoc import Mapping, Scalar, parse_documents
-from gitops_tools.yamledit import needs_quotes, render_scalar
+from gitops_tools.core.kustomize import KustImage, desired, parse_spec, read_kustomization, set_images
+from gitops_tools.core.reference import validate_name
+from gitops_tools.core.yamldoc import Mapping, Scalar, parse_documents
+from gitops_tools.core.yamledit import needs_quotes, render_scalar
 from tests.conftest import kubectl, tree_bytes
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gitops_tools.conventional import Conventional
+from gitops_tools.release.conventional import Conventional
 
 HEADER = "# Changelog\n\nAll notable changes, newest first. Made by `gitops-tools release`.\n"
 GROUPS = (("feat", "Features"), ("fix", "Bug fixes"), ("perf", "Performance"))

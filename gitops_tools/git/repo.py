@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from gitops_tools.errors import GitopsError
 
 if TYPE_CHECKING:
-    from gitops_tools.auth import Credentials
+    from gitops_tools.git.auth import Credentials
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 
@@ -47,7 +47,7 @@ class PushRejected(GitopsError):
 
     def __init__(self, problem: str, stderr: str, kind: str) -> None:
         from gitops_tools.errors import EXIT_ERROR, EXIT_TEMPFAIL
-        from gitops_tools.pushpolicy import FINAL
+        from gitops_tools.git.refusals import FINAL
 
         super().__init__(problem)
         self.stderr = stderr
@@ -74,7 +74,7 @@ class GitRepo:
     def with_credentials(cls, root: Path, credentials: "Credentials | None", *, verbose: bool = False) -> "GitRepo":
         """A git for ``root`` whose processes get ``credentials`` (or none) as an HTTP header, with the token
         masked in everything echoed or raised."""
-        from gitops_tools.auth import git_environment
+        from gitops_tools.git.auth import git_environment
 
         secrets = credentials.secrets if credentials is not None else ()
         return cls(root, verbose=verbose, secrets=secrets, env=git_environment(credentials),
@@ -82,7 +82,7 @@ class GitRepo:
 
     def auth_hint(self, stderr: str) -> str:
         """For a refusal that is about credentials: which ones were sent (the variable, never the value)."""
-        from gitops_tools.pushpolicy import is_auth_failure
+        from gitops_tools.git.refusals import is_auth_failure
 
         if not is_auth_failure(stderr):
             return ""
@@ -118,7 +118,7 @@ class GitRepo:
 
     def network(self, *args: str) -> str:
         """A command that talks to the remote (clone, fetch, push): failures become :class:`PushRejected`."""
-        from gitops_tools.pushpolicy import classify_push_error
+        from gitops_tools.git.refusals import classify_push_error
 
         try:
             return self._execute(args)
@@ -133,7 +133,7 @@ class GitRepo:
         """A clone or fetch the run cannot go on without: refused for good (auth, no such repository) is exit 1
         with ``fix``; anything else (network down, server busy) is temporary, exit 75."""
         from gitops_tools.errors import TemporaryError
-        from gitops_tools.pushpolicy import FINAL, rejection_reason
+        from gitops_tools.git.refusals import FINAL, rejection_reason
 
         try:
             return self.network(*args)

@@ -59,8 +59,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from .errors import ConfigError, GitopsError
-from .keypath import parse_keypath
+from gitops_tools.errors import ConfigError, GitopsError
+from gitops_tools.core.keypath import parse_keypath
 
 __all__ = [
     "CONFIG_FILE",
@@ -285,7 +285,7 @@ def parse_config(text: str, filename: str = CONFIG_FILE) -> Config:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
     from ruamel.yaml.scalarbool import ScalarBoolean
 
-    from gitops_tools.yamldoc import check_size
+    from gitops_tools.core.yamldoc import check_size
 
     check_size(text, filename)
     _refuse_other_yaml_versions(text, filename)

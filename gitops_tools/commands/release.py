@@ -1,7 +1,7 @@
 """``gitops-tools release [PATH]`` and ``gitops-tools changelog [PATH]``: the publish pipeline's release step.
 
-Reads one ``git log`` for the unreleased range, decides with :mod:`gitops_tools.conventional` and
-:mod:`gitops_tools.versioning`, renders with :mod:`gitops_tools.changelog`, writes the version into
+Reads one ``git log`` for the unreleased range, decides with :mod:`gitops_tools.release.conventional` and
+:mod:`gitops_tools.release.versioning`, renders with :mod:`gitops_tools.release.changelog`, writes the version into
 ``pyproject.toml`` (tomlkit keeps its layout) and the configured files, all or none, commits
 ``chore(release): NAME VERSION``, makes an annotated tag whose message is the section, and pushes commit and tag
 in one atomic push, retried on fresh remote state like every other write. Release tags on the branch that origin
@@ -32,14 +32,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from gitops_tools.changelog import prepend, render_section
-from gitops_tools.changes import identity
-from gitops_tools.conventional import DEFAULT_TYPES, LEVELS, Commit, Decision, decide, parse_all
+from gitops_tools.release.changelog import prepend, render_section
+from gitops_tools.core.changes import identity
+from gitops_tools.release.conventional import DEFAULT_TYPES, LEVELS, Commit, Decision, decide, parse_all
 from gitops_tools.errors import GitopsError, TemporaryError
 from gitops_tools.files import local_url, read_text, scratch_directory, write_all
 from gitops_tools.interrupts import held
-from gitops_tools.pushpolicy import FINAL, TEMPORARY, Backoff, rejection_reason
-from gitops_tools.versioning import next_version, parse_version
+from gitops_tools.git.refusals import FINAL, TEMPORARY, Backoff, rejection_reason
+from gitops_tools.release.versioning import next_version, parse_version
 
 _VERSION_LINE = re.compile(r"""^(__version__\s*(?::\s*str\s*)?=\s*)(["'])([^"']*)\2""", re.MULTILINE)
 # SemVer 2.0.0 pre-release: dot-separated identifiers, each ASCII letters, digits and hyphens, numbers without a
@@ -154,10 +154,10 @@ class _Origin(NamedTuple):
 
 def _origin(root: Path, verbose: bool, env: Mapping[str, str]) -> _Origin | None:
     """The git that fetches from and pushes to ``origin`` (its ``pushurl``, SSH and credential helpers as git
-    configures them), with a token header only where :func:`gitops_tools.auth.for_checkout` says so; None
+    configures them), with a token header only where :func:`gitops_tools.git.auth.for_checkout` says so; None
     without an ``origin``. One process (``git remote -v``) for its fetch and push URLs."""
-    from gitops_tools.auth import choose, for_checkout
-    from gitops_tools.gitrepo import GitRepo
+    from gitops_tools.git.auth import choose, for_checkout
+    from gitops_tools.git.repo import GitRepo
 
     plain = GitRepo(root, verbose=verbose)
     urls: dict[str, str] = {}
@@ -197,7 +197,7 @@ def release(path: Path, *, tag_prefix: str | None = None, prerelease: str | None
     repository, where ``path`` is relative to its root and the clone is removed afterwards.
 
     ``dry_run``, ``print_only`` and ``explain`` only read: they write, commit, tag, fetch and push nothing."""
-    from gitops_tools.gitrepo import GitRepo
+    from gitops_tools.git.repo import GitRepo
 
     check_prerelease(prerelease)  # before any git process
     environ = os.environ if env is None else env
@@ -254,8 +254,8 @@ class _Run(NamedTuple):
 
 
 def _release_in_clone(repo_url: str, path: Path, branch: str | None, verbose: bool, run: _Run) -> ReleaseResult:
-    from gitops_tools.auth import choose
-    from gitops_tools.gitrepo import GitRepo
+    from gitops_tools.git.auth import choose
+    from gitops_tools.git.repo import GitRepo
 
     rel = path.as_posix().strip("/")
     rel = "" if rel == "." else rel
@@ -287,7 +287,7 @@ def _release_in(git: Any, root: Path, rel: str, target_branch: str, warnings: _W
     ``check_tags``: a run that pushes asks origin (one ``git ls-remote``) which release tags on this branch it
     lacks (made by ``--no-push``, or by a run killed before its push): they go with the push, or, when there is
     nothing to push, a warning names them and the command that pushes them."""
-    from gitops_tools.gitrepo import PushRejected
+    from gitops_tools.git.repo import PushRejected
 
     reading = run.reading  # fetches nothing, writes no ref: not even tags
     pushing = run.push and not reading
@@ -397,7 +397,7 @@ def _unpushed_tags(git: Any, remote: _Origin, pattern: str, before: str | None =
     ``git tag`` and, when there is any, one ``git ls-remote --tags origin``. ``before``: the tag about to be
     made, and a failure to ask origin is an error (exit 1, or 75 when temporary); None: it raises
     :class:`PushRejected`."""
-    from gitops_tools.gitrepo import PushRejected
+    from gitops_tools.git.repo import PushRejected
 
     here = git.run("tag", "--list", "--merged", "HEAD", "--sort=v:refname", pattern).split()
     if not here:
@@ -419,7 +419,7 @@ def _unpushed_tags(git: Any, remote: _Origin, pattern: str, before: str | None =
 
 def _warn_unpushed(git: Any, remote: _Origin, pattern: str, branch: str, warnings: _Warnings) -> None:
     """Nothing to release, so nothing to push: say which release tags origin lacks, and how to push them."""
-    from gitops_tools.gitrepo import PushRejected
+    from gitops_tools.git.repo import PushRejected
 
     try:
         unpushed = _unpushed_tags(git, remote, pattern)
@@ -650,7 +650,7 @@ def full_changelog(path: Path, tag_prefix: str | None = None, verbose: bool = Fa
 
     A final release's section covers everything since the previous final release, pre-releases included.
     """
-    from gitops_tools.gitrepo import GitRepo
+    from gitops_tools.git.repo import GitRepo
 
     root = Path(GitRepo(path, verbose=verbose).run("rev-parse", "--show-toplevel").strip())
     git = GitRepo(root, verbose=verbose)

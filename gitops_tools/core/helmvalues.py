@@ -5,13 +5,13 @@ Pure: text in, text and Change values out.
 
 from __future__ import annotations
 
-from gitops_tools.changes import Change
+from gitops_tools.core.changes import Change
 from gitops_tools.errors import GitopsError, YamlError
-from gitops_tools.keypath import Key, format_keypath, parse_keypath
-from gitops_tools.kustomize import KustImage
-from gitops_tools.reference import format_reference
-from gitops_tools.yamldoc import STR_TAG, Mapping, Scalar, find, parse_documents, require
-from gitops_tools.yamledit import apply_splices, insert_key, set_scalar
+from gitops_tools.core.keypath import Key, format_keypath, parse_keypath
+from gitops_tools.core.kustomize import KustImage
+from gitops_tools.core.reference import format_reference
+from gitops_tools.core.yamldoc import STR_TAG, Mapping, Scalar, find, parse_documents, require
+from gitops_tools.core.yamledit import apply_splices, insert_key, set_scalar
 
 VALUE_FIELDS = ("tag", "name", "ref", "digest")
 

@@ -14,12 +14,12 @@ import re
 from collections.abc import Sequence as Seq
 from typing import NamedTuple
 
-from gitops_tools.changes import Change
+from gitops_tools.core.changes import Change
 from gitops_tools.errors import GitopsError, InvalidReference, YamlError
-from gitops_tools.keypath import Key, Select, format_keypath
-from gitops_tools.reference import format_reference, validate_digest, validate_name, validate_tag
-from gitops_tools.yamldoc import STR_TAG, Mapping, Node, Scalar, Sequence, line_col, parse_documents
-from gitops_tools.yamledit import (
+from gitops_tools.core.keypath import Key, Select, format_keypath
+from gitops_tools.core.reference import format_reference, validate_digest, validate_name, validate_tag
+from gitops_tools.core.yamldoc import STR_TAG, Mapping, Node, Scalar, Sequence, line_col, parse_documents
+from gitops_tools.core.yamledit import (
     Splice,
     append_item,
     apply_splices,

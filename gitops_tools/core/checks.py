@@ -13,8 +13,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from gitops_tools.config import Config, Environment
-from gitops_tools.helmvalues import field_value, read_value
-from gitops_tools.kustomize import KustImage
+from gitops_tools.core.helmvalues import field_value, read_value
+from gitops_tools.core.kustomize import KustImage
 from gitops_tools.errors import GitopsError
 
 ERROR = "error"

@@ -1,7 +1,7 @@
 """``status``, ``diff``, ``history``, ``promote`` and ``rollback``: seeing what runs where and moving it.
 
-Reading uses :mod:`gitops_tools.envstate` and :mod:`gitops_tools.history` (pure); writing goes through the same
-semantic-change path as ``image set`` (:func:`gitops_tools.imageset.plan` and :mod:`gitops_tools.writer`), so
+Reading uses :mod:`gitops_tools.core.envstate` and :mod:`gitops_tools.core.history` (pure); writing goes through the same
+semantic-change path as ``image set`` (:func:`gitops_tools.commands.imageset.plan` and :mod:`gitops_tools.commands.writer`), so
 promotions and rollbacks get the same retries, merge requests, trailers and policies.
 """
 
@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from gitops_tools import policy
-from gitops_tools.admission import check_age, check_from_previous, deepen, env_images, fields, git_of, local_git
-from gitops_tools.admission import log as history_log
-from gitops_tools.admission import parse_age
-from gitops_tools.envstate import (
+from gitops_tools.core import policy
+from gitops_tools.commands.admission import check_age, check_from_previous, deepen, env_images, fields, git_of, local_git
+from gitops_tools.commands.admission import log as history_log
+from gitops_tools.commands.admission import parse_age
+from gitops_tools.core.envstate import (
     Difference,
     EnvImages,
     Matrix,
@@ -26,11 +26,11 @@ from gitops_tools.envstate import (
 )
 from gitops_tools.errors import ConflictError, GitopsError, PolicyError
 from gitops_tools.files import find_kustomization
-from gitops_tools.history import Event, events, since_argument
-from gitops_tools.imageset import plan as plan_images
-from gitops_tools.kustomize import ImageSpec, KustImage
-from gitops_tools.workspace import Workspace, open_workspace
-from gitops_tools.writer import Applied, Landed, WriteOptions, land
+from gitops_tools.core.history import Event, events, since_argument
+from gitops_tools.commands.imageset import plan as plan_images
+from gitops_tools.core.kustomize import ImageSpec, KustImage
+from gitops_tools.commands.workspace import Workspace, open_workspace
+from gitops_tools.commands.writer import Applied, Landed, WriteOptions, land
 
 
 def _workspace(cwd: Path, repo_dir: Path | None, verbose: bool = False) -> Workspace:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from gitops_tools.config import Config
-from gitops_tools.kustomize import KustImage, read_kustomization
+from gitops_tools.core.kustomize import KustImage, read_kustomization
 
 
 class EnvImages(NamedTuple):

@@ -1,7 +1,7 @@
 """Locate things in YAML text: a read-only tree of nodes that know where their bytes are.
 
 We never re-dump a loaded document (that reformats files, see DESIGN §3.3).  Instead the parser tells us
-where each scalar starts and ends, and :mod:`gitops_tools.yamledit` splices new text into exactly that span.
+where each scalar starts and ends, and :mod:`gitops_tools.core.yamledit` splices new text into exactly that span.
 
 Parsing uses PyYAML's safe *composer* (libyaml when available: about 15x faster than the pure-Python parsers),
 which builds nodes without constructing any Python object, so no tag can run code.  Offsets are character
@@ -17,7 +17,7 @@ from typing import NamedTuple, Union
 import yaml
 
 from gitops_tools.errors import YamlError
-from gitops_tools.keypath import Index, KeyPath, Key, Select, format_keypath
+from gitops_tools.core.keypath import Index, KeyPath, Key, Select, format_keypath
 
 try:  # libyaml is an optional part of PyYAML; the pure-Python loader gives the same marks.
     _Loader: type = yaml.CSafeLoader

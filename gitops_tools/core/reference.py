@@ -46,7 +46,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple, NoReturn
 
-from .errors import InvalidReference
+from gitops_tools.errors import InvalidReference
 
 __all__ = [
     "ImageRef",

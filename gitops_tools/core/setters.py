@@ -14,11 +14,11 @@ import re
 from collections.abc import Iterator, Mapping as MappingABC
 from typing import NamedTuple
 
-from gitops_tools.changes import Change
+from gitops_tools.core.changes import Change
 from gitops_tools.errors import GitopsError
-from gitops_tools.reference import ImageRef, parse_reference
-from gitops_tools.yamldoc import Mapping, Node, Scalar, Sequence, line_col, parse_documents
-from gitops_tools.yamledit import Splice, apply_splices, set_scalar
+from gitops_tools.core.reference import ImageRef, parse_reference
+from gitops_tools.core.yamldoc import Mapping, Node, Scalar, Sequence, line_col, parse_documents
+from gitops_tools.core.yamledit import Splice, apply_splices, set_scalar
 
 MARKER = re.compile(r'[ \t]*#[ \t]*(\{"\$imagepolicy":[^}\n]*\})')
 _POLICY = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")

@@ -3,7 +3,7 @@
 A *change* is a function from a workspace (a checked-out tree and its configuration) to the file edits it
 wants (:class:`Applied`); it is pure with respect to the tree, so it can be applied again on fresh remote
 state.  This module writes the edits atomically, commits them with trailers, and pushes.  A rejected push is
-handled by :mod:`gitops_tools.pushpolicy`: non-fast-forward and ref-lock races fetch, reset to the remote
+handled by :mod:`gitops_tools.git.refusals`: non-fast-forward and ref-lock races fetch, reset to the remote
 branch and re-apply the change (never a force push of the target branch); hook, protection and auth
 rejections are final; network failures and exhausted retries are temporary (exit 75).
 """
@@ -18,14 +18,14 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from gitops_tools.auth import Credentials, choose, for_checkout, from_environment
-from gitops_tools.changes import ImageUpdate, ci_trailers, commit_message, identity, trailer_lines
+from gitops_tools.git.auth import Credentials, choose, for_checkout, from_environment
+from gitops_tools.core.changes import ImageUpdate, ci_trailers, commit_message, identity, trailer_lines
 from gitops_tools.config import CONFIG_FILE, Environment
 from gitops_tools.errors import GitopsError, TemporaryError
 from gitops_tools.files import ensure_inside, local_url, scratch_directory, write_all
 from gitops_tools.interrupts import held
-from gitops_tools.pushpolicy import FINAL, TEMPORARY, Backoff, mr_branch, rejection_reason
-from gitops_tools.workspace import Workspace, open_workspace
+from gitops_tools.git.refusals import FINAL, TEMPORARY, Backoff, mr_branch, rejection_reason
+from gitops_tools.commands.workspace import Workspace, open_workspace
 
 
 class FileEdit(NamedTuple):
@@ -203,7 +203,7 @@ def _refuse_unusual_head(root: Path) -> None:
 
 
 def _repo(root: Path, opts: WriteOptions, creds: Credentials | None) -> Any:
-    from gitops_tools.gitrepo import GitRepo
+    from gitops_tools.git.repo import GitRepo
 
     return GitRepo.with_credentials(root, creds, verbose=opts.verbose)
 
@@ -325,7 +325,7 @@ def _write_and_commit(git: Any, ws: Workspace, applied: Applied, opts: WriteOpti
 
 def _push(git: Any, cwd: Path, repo_dir: Path | None, target: str | None, change: Change, opts: WriteOptions,
           rt: Runtime, landed: Landed, branch: str, reset: str) -> Landed:
-    from gitops_tools.gitrepo import PushRejected
+    from gitops_tools.git.repo import PushRejected
 
     applied = landed.applied
     if applied.env is not None and applied.env.protected:
@@ -409,7 +409,7 @@ def _push_merge_request(git: Any, opts: WriteOptions, landed: Landed, branch: st
     args = ["push", "--quiet", "--force"]  # only ever the tool's own merge-request branch
     for o in options:
         args += ["-o", o]
-    from gitops_tools.gitrepo import PushRejected
+    from gitops_tools.git.repo import PushRejected
 
     try:
         git.network(*args, "origin", f"HEAD:refs/heads/{source}")

@@ -1,7 +1,7 @@
 """``gitops-tools image set``: read the overlay, decide with the pure core, hand the edits to the writer.
 
 The decisions (which fields change, downgrades, policies, the new text) are made by pure functions; this
-module reads the files and returns the edits as a semantic change, which :mod:`gitops_tools.writer` writes,
+module reads the files and returns the edits as a semantic change, which :mod:`gitops_tools.commands.writer` writes,
 commits and pushes (and applies again on fresh remote state when a push is rejected).
 """
 
@@ -13,13 +13,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from gitops_tools import admission, policy
-from gitops_tools.changes import Change, ImageUpdate
+from gitops_tools.commands import admission
+from gitops_tools.core import policy
+from gitops_tools.core.changes import Change, ImageUpdate
 from gitops_tools.errors import GitopsError, UsageError
 from gitops_tools.files import ensure_inside, find_kustomization, read_text
-from gitops_tools.helmvalues import field_value, missing_value_error, set_value
-from gitops_tools.history import LOG_FORMAT, events, parse_log
-from gitops_tools.kustomize import (
+from gitops_tools.core.helmvalues import field_value, missing_value_error, set_value
+from gitops_tools.core.history import LOG_FORMAT, events, parse_log
+from gitops_tools.core.kustomize import (
     ImageSpec,
     KustImage,
     desired,
@@ -28,11 +29,11 @@ from gitops_tools.kustomize import (
     resolve_specs,
     set_images,
 )
-from gitops_tools.policy import Pipeline
-from gitops_tools.reference import ImageRef
-from gitops_tools.setters import apply_setters, has_marker, parse_setter
-from gitops_tools.workspace import Target, Workspace, resolve_target
-from gitops_tools.writer import Applied, FileEdit, Landed, Runtime, WriteOptions, land
+from gitops_tools.core.policy import Pipeline
+from gitops_tools.core.reference import ImageRef
+from gitops_tools.core.setters import apply_setters, has_marker, parse_setter
+from gitops_tools.commands.workspace import Target, Workspace, resolve_target
+from gitops_tools.commands.writer import Applied, FileEdit, Landed, Runtime, WriteOptions, land
 
 
 class SetResult(NamedTuple):

@@ -1,4 +1,4 @@
-"""Format-preserving YAML edits: splice new text into the spans that :mod:`gitops_tools.yamldoc` located.
+"""Format-preserving YAML edits: splice new text into the spans that :mod:`gitops_tools.core.yamldoc` located.
 
 Every function here returns a :class:`Splice` (replace ``text[start:end]`` with ``new``) and never touches a
 byte outside it, so comments, blank lines, key order, indentation, quote style, CRLF line ends, a missing final
@@ -16,7 +16,7 @@ from typing import NamedTuple
 import yaml.resolver
 
 from gitops_tools.errors import YamlError
-from gitops_tools.yamldoc import STR_TAG, Mapping, Node, Scalar, Sequence, line_col
+from gitops_tools.core.yamldoc import STR_TAG, Mapping, Node, Scalar, Sequence, line_col
 
 
 class Splice(NamedTuple):

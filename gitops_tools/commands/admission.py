@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from gitops_tools.config import Environment, parse_duration
-from gitops_tools.envstate import EnvImages, read_env_images
+from gitops_tools.core.envstate import EnvImages, read_env_images
 from gitops_tools.errors import GitopsError, PolicyError
 from gitops_tools.files import find_kustomization, read_text
-from gitops_tools.history import LOG_FORMAT, Commit, parse_log, since_when
-from gitops_tools.kustomize import KustImage
-from gitops_tools.workspace import Workspace
+from gitops_tools.core.history import LOG_FORMAT, Commit, parse_log, since_when
+from gitops_tools.core.kustomize import KustImage
+from gitops_tools.commands.workspace import Workspace
 
 
 def env_images(ws: Workspace, name: str) -> EnvImages:
@@ -36,8 +36,8 @@ def env_images(ws: Workspace, name: str) -> EnvImages:
 def local_git(root: Any, verbose: bool = False) -> Any:
     import os
 
-    from gitops_tools.auth import from_environment
-    from gitops_tools.gitrepo import GitRepo
+    from gitops_tools.git.auth import from_environment
+    from gitops_tools.git.repo import GitRepo
 
     return GitRepo.with_credentials(root, from_environment(os.environ), verbose=verbose)
 

@@ -12,7 +12,7 @@ import semver
 
 from gitops_tools.config import Config, Environment
 from gitops_tools.errors import PolicyError
-from gitops_tools.kustomize import KustImage
+from gitops_tools.core.kustomize import KustImage
 
 
 def parse_semver(tag: str | None) -> semver.Version | None:

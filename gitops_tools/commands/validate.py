@@ -1,7 +1,7 @@
 """``gitops-tools validate [ENV...]``: render every environment and report what kustomize silently accepts.
 
 Reads the overlays, values files and Argo CD manifests, renders with the real ``kubectl kustomize``, and hands
-everything to the pure checks in :mod:`gitops_tools.checks`.
+everything to the pure checks in :mod:`gitops_tools.core.checks`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from gitops_tools.checks import (
+from gitops_tools.core.checks import (
     ERROR,
     WARNING,
     Finding,
@@ -29,8 +29,8 @@ from gitops_tools.checks import (
 )
 from gitops_tools.errors import GitopsError
 from gitops_tools.files import find_kustomization, read_text
-from gitops_tools.kustomize import read_kustomization
-from gitops_tools.workspace import open_workspace
+from gitops_tools.core.kustomize import read_kustomization
+from gitops_tools.commands.workspace import open_workspace
 
 APPLICATIONS_DIR = "applications"
 
@@ -159,8 +159,8 @@ def _check_applications(
     revisions = {"HEAD", branch}
     urls = {repo_url} if repo_url else set()
     if in_checkout:
-        from gitops_tools.auth import split_url
-        from gitops_tools.gitrepo import GitRepo
+        from gitops_tools.git.auth import split_url
+        from gitops_tools.git.repo import GitRepo
 
         git = GitRepo(root, verbose=verbose)
         refs = git.run("for-each-ref", "--format=%(refname)", "refs/heads", "refs/tags", "refs/remotes")

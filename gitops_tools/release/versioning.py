@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import semver
 
-from gitops_tools.conventional import MAJOR, MINOR, NONE, PATCH
+from gitops_tools.release.conventional import MAJOR, MINOR, NONE, PATCH
 from gitops_tools.errors import GitopsError
 
 

@@ -1,0 +1,1 @@
+"""The git edge: the only package that runs git."""

@@ -1,0 +1,1 @@
+"""Release maths: Conventional Commits, the next version, CHANGELOG text (pure)."""
