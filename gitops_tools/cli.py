@@ -276,7 +276,7 @@ def status_cmd(obj: dict[str, Any], /, images: tuple[str, ...], output: str | No
     A `*` marks a value that differs from the previous environment's: a promotion is pending there.
     """
     output = _STATE["output"] = output or obj["output"]
-    from gitops_tools.commands.promotion import status
+    from gitops_tools.commands.seeing import status
 
     m = status(Path.cwd(), obj["repo_dir"], images)
     if output == "json":
@@ -299,7 +299,7 @@ def status_cmd(obj: dict[str, Any], /, images: tuple[str, ...], output: str | No
 def diff_cmd(obj: dict[str, Any], /, env_a: str, env_b: str, images: tuple[str, ...], output: str | None) -> None:
     """What differs between the images of two environments."""
     output = _STATE["output"] = output or obj["output"]
-    from gitops_tools.commands.promotion import diff
+    from gitops_tools.commands.seeing import diff
 
     found = diff(Path.cwd(), obj["repo_dir"], env_a, env_b, images)
     if output == "json":
@@ -327,7 +327,7 @@ def history_cmd(obj: dict[str, Any], /, env: str | None, image: str | None, sinc
     at what they changed (see `git show COMMIT`).
     """
     output = _STATE["output"] = output or obj["output"]
-    from gitops_tools.commands.promotion import history
+    from gitops_tools.commands.seeing import history
 
     found = history(Path.cwd(), obj["repo_dir"], env, image, since, verbose=obj["verbose"] > 0)
     if output == "json":
@@ -368,7 +368,7 @@ def promote_cmd(obj: dict[str, Any], /, source: str, target: str, images: tuple[
     configured for an image move with it.
     """
     output = _STATE["output"] = output or obj["output"]
-    from gitops_tools.commands.promotion import promote
+    from gitops_tools.commands.promote import promote
 
     result = promote(Path.cwd(), obj["repo_dir"], source, target, images, force, min_age,
                      make_write_options(obj, kwargs, dry_run))
@@ -401,7 +401,7 @@ def rollback_cmd(obj: dict[str, Any], /, env: str, to: str | None, images: tuple
                  output: str | None, **kwargs: Any) -> None:
     """Restore ENV's images as they were at REV, as a new commit (never a `git revert` of other work)."""
     output = _STATE["output"] = output or obj["output"]
-    from gitops_tools.commands.promotion import rollback
+    from gitops_tools.commands.rollback import rollback
 
     result = rollback(Path.cwd(), obj["repo_dir"], env, to, images, make_write_options(obj, kwargs, dry_run))
     diff = _dry_run_diff(result.landed.applied.edits, dry_run)

@@ -18,13 +18,13 @@ from gitops_tools.release.conventional import (
     MINOR,
     NONE,
     PATCH,
-    Commit,
     Conventional,
     Decision,
     decide,
     parse,
     parse_all,
 )
+from gitops_tools.core.records import CommitRecord as Commit
 from gitops_tools.release.versioning import bump, next_version
 
 SHA = "0123456789abcdef0123456789abcdef01234567"

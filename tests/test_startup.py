@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-HEAVY = ("yaml", "ruamel", "semver", "tomlkit", "filelock", "difflib", "subprocess", "gitops_tools.git.repo")
+HEAVY = ("yaml", "ruamel", "semver", "tomlkit", "filelock", "difflib", "subprocess", "git", "gitops_tools.git.repo")
 
 
 def imported_modules(*args: str, cwd: Path | None = None) -> set[str]:
@@ -45,7 +45,8 @@ def test_version_output() -> None:
 def test_edit_without_commit_does_not_load_git(tmp_path: Path) -> None:
     (tmp_path / "kustomization.yaml").write_text("images:\n  - name: a/b\n    newTag: v1\n")
     loaded = imported_modules("image", "set", ".", "a/b:v2", cwd=tmp_path)
-    assert "yaml" in loaded and "gitops_tools.git.repo" not in loaded and "ruamel" not in loaded
+    # GitPython (top-level package `git`) is not loaded: an edit outside a checkout runs no git
+    assert "yaml" in loaded and "git" not in loaded and "ruamel" not in loaded
     assert (tmp_path / "kustomization.yaml").read_text() == "images:\n  - name: a/b\n    newTag: v2\n"
 
 
@@ -60,3 +61,12 @@ def test_release_that_only_reads_loads_no_toml_writer_and_no_yaml(git_repo: Any)
     loaded = imported_modules("release", "--print-next-version", cwd=work)
     assert "gitops_tools.commands.release" in loaded and "semver" in loaded
     assert sorted({"tomlkit", "yaml", "ruamel", "filelock", "gitops_tools.core.kustomize"} & loaded) == []
+
+
+def test_validate_does_not_load_gitpython() -> None:
+    """validate reads branch and tag names from the checkout's files: GitPython stays out of it."""
+    from tests.conftest import ROOT, kubectl
+
+    kubectl()
+    loaded = imported_modules("validate", cwd=ROOT)
+    assert "gitops_tools.commands.validate" in loaded and "git" not in loaded

@@ -1,8 +1,11 @@
-"""``gitops-tools image set``: read the overlay, decide with the pure core, hand the edits to the writer.
+"""``image set``: read the overlay once, plan with the pure core, hand the plan to the writer.
 
-The decisions (which fields change, downgrades, policies, the new text) are made by pure functions; this
-module reads the files and returns the edits as a semantic change, which :mod:`gitops_tools.commands.writer` writes,
-commits and pushes (and applies again on fresh remote state when a push is rejected).
+The decisions (which entry a name means, which fields change, downgrades, policies, the new texts) are made by
+:mod:`gitops_tools.core.imageplan`; this module reads what they need (the kustomization, the values files that
+follow an image, the files with setter markers, and only where a decision needs it the environment before a
+protected one and the history of a tag semver cannot order) and returns the plan, which
+:mod:`gitops_tools.commands.writer` writes, commits and pushes, and plans again on fresh remote state when a
+push is rejected.
 """
 
 from __future__ import annotations
@@ -11,34 +14,32 @@ import datetime
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from gitops_tools.commands import admission
-from gitops_tools.core import policy
-from gitops_tools.core.changes import Change, ImageUpdate
-from gitops_tools.errors import GitopsError, UsageError
-from gitops_tools.files import ensure_inside, find_kustomization, read_text
-from gitops_tools.core.helmvalues import field_value, missing_value_error, set_value
-from gitops_tools.core.history import LOG_FORMAT, events, parse_log
-from gitops_tools.core.kustomize import (
-    ImageSpec,
-    KustImage,
-    desired,
-    parse_specs,
-    read_kustomization,
-    resolve_specs,
-    set_images,
-)
-from gitops_tools.core.policy import Pipeline
-from gitops_tools.core.reference import ImageRef
-from gitops_tools.core.setters import apply_setters, has_marker, parse_setter
+from gitops_tools.commands.reading import env_images, history
 from gitops_tools.commands.workspace import Target, Workspace, resolve_target
 from gitops_tools.commands.writer import Applied, FileEdit, Landed, Runtime, WriteOptions, land
+from gitops_tools.core import imageplan, policy
+from gitops_tools.core.changes import Change, ImageUpdate
+from gitops_tools.core.history import who_set
+from gitops_tools.core.kustomize import ImageSpec, Kustomization, parse_specs, read_kustomization
+from gitops_tools.core.policy import Pipeline
+from gitops_tools.core.reference import ImageRef
+from gitops_tools.core.setters import has_marker, parse_setter
+from gitops_tools.errors import GitopsError, UsageError
+from gitops_tools.files import ensure_inside, find_kustomization, read_text
+
+
+class ImageSetPlan(NamedTuple):
+    """One attempt's plan: where, and the edits it wants."""
+
+    target: Target
+    applied: Applied
 
 
 class SetResult(NamedTuple):
     target: Target
-    landed: Landed
+    landed: Landed[ImageSetPlan]
     dry_run: bool
 
     @property
@@ -91,24 +92,29 @@ def image_set(cwd: Path, repo: Path | None, target_arg: str, spec_args: Sequence
     env = os.environ if opts.env is None else opts.env
     running = policy.running_pipeline(env)
     now = opts.now or datetime.datetime.now(datetime.timezone.utc)
-    targets: list[Target] = []
 
-    def change(ws: Workspace) -> Applied:
-        applied = plan(ws, target_arg, specs, setters, opts.allow_downgrade, add=opts.add, running=running, now=now)
-        targets.append(applied.detail)
-        return applied
+    def attempt(ws: Workspace, previous: ImageSetPlan | None) -> ImageSetPlan:
+        return plan_images(ws, read_target(ws, target_arg), specs, setters, opts.allow_downgrade, "set-image",
+                           add=opts.add, running=running, now=now)
 
-    landed = land(cwd, repo, target_arg, change, opts.write, Runtime(env))
-    return SetResult(targets[-1], landed, opts.write.dry_run)
+    landed = land(cwd, repo, target_arg, attempt, opts.write, Runtime(env))
+    return SetResult(landed.plan.target, landed, opts.write.dry_run)
 
 
-def plan(ws: Workspace, target_arg: str, specs: Sequence[ImageSpec], setters: dict[str, ImageRef],
-         allow_downgrade_flag: bool, action: str = "set-image", *, add: bool = False,
-         running: Pipeline | None = None, now: datetime.datetime | None = None) -> Applied:
-    """The semantic change "set these images in TARGET", as edits of the tree ``ws`` holds (nothing written).
+class TargetFiles(NamedTuple):
+    """TARGET's kustomization, read and parsed once per attempt."""
 
-    ``action`` is ``set-image`` for ``image set``; ``promote`` and ``rollback`` check their own policies and
-    pass ``add`` (an image the target does not have yet is added)."""
+    target: Target
+    boundary: Path  # nothing is read or written outside it: the repository (for a plain directory, TARGET)
+    path: Path
+    kustomization: Kustomization
+
+    @property
+    def display(self) -> str:
+        return self.kustomization.file
+
+
+def read_target(ws: Workspace, target_arg: str) -> TargetFiles:
     target = resolve_target(ws, target_arg)
     # Nothing is read from or written to a place outside the repository (or, for a plain directory, outside
     # TARGET), however the repository was found: a symbolic link would leak a file into a commit.
@@ -116,180 +122,59 @@ def plan(ws: Workspace, target_arg: str, specs: Sequence[ImageSpec], setters: di
     kfile = find_kustomization(target.directory, target.display)
     kdisplay = ws.display(kfile)
     ensure_inside(boundary, kfile, kdisplay)
-    before = read_text(kfile, kdisplay)
-    kust = read_kustomization(before, kdisplay)
-    # In an environment of the configuration, a name matches an entry by name or by newName (the path a CI job
-    # knows), and a name that matches nothing is refused unless --add; elsewhere kustomize's rule holds.
-    specs = resolve_specs(kust, specs, by_new_name=target.env is not None, add=add or target.env is None,
-                          scope=target.scope)
+    return TargetFiles(target, boundary, kfile, read_kustomization(read_text(kfile, kdisplay), kdisplay))
 
-    allow_downgrade = allow_downgrade_flag or ws.config.policies.allow_downgrade
-    updates: list[ImageUpdate] = []
-    wanted: list[KustImage] = []  # every entry this command sets (values keys follow all of them)
-    changed: list[KustImage] = []  # the entries whose kustomization fields change
-    for spec in specs:
-        found = kust.find(spec.name)
-        current = found[0] if found else None
-        target_entry = desired(current, spec)
-        old_value = current.value if current else None
-        note = None
-        if current != target_entry and current is not None and not allow_downgrade:
-            if action == "set-image":
-                ordering = _order(ws, target, kdisplay, current, target_entry, running)
-                refusal, note = ordering.downgrade, ordering.undecided
-            else:  # promote and rollback are deliberate: semver alone guards them
-                refusal = policy.downgrade(current.new_tag, target_entry.new_tag)
-            if refusal:
-                message = (
-                    f"{kdisplay}: images[name={spec.name}].newTag: {refusal}; skipped"
-                    " (pass --allow-downgrade to roll back on purpose)"
-                )
-                updates.append(ImageUpdate(spec.name, old_value, target_entry.value, "skipped-downgrade", (), message))
+
+def plan_images(ws: Workspace, files: TargetFiles, specs: Sequence[ImageSpec], setters: Mapping[str, ImageRef],
+                allow_downgrade: bool, action: imageplan.Action, *, add: bool = False,
+                running: Pipeline | None = None, now: datetime.datetime | None = None) -> ImageSetPlan:
+    """Plan "set these images in TARGET" from its files (nothing written).
+
+    ``promote`` and ``rollback`` check their own policies and pass ``add`` (an image the target does not
+    have yet is added)."""
+    target, boundary = files.target, files.boundary
+    res = imageplan.resolve(files.kustomization, specs, configured=target.env is not None, add=add,
+                            scope=target.scope)
+    paths = {files.display: files.path}
+    values = _read_values(ws, target, boundary, [w.desired.name for w in res.wanted], paths)
+    marked = _read_marked(ws, target, boundary, paths) if setters else {}
+    facts = _facts(ws, target, files.display, res, action, running, now)
+    where = imageplan.Target(target.scope, target.display, target.env)
+    planned = imageplan.plan_set(res, facts, config=ws.config, target=where, action=action,
+                                 allow_downgrade=allow_downgrade, values=values, marked=marked, setters=setters)
+    edits = tuple(FileEdit(paths[d], d, before, after) for d, (before, after) in planned.texts.items())
+    return ImageSetPlan(target, Applied(edits, planned.updates, target.scope, target.env, action, (target.display,)))
+
+
+def _read_values(ws: Workspace, target: Target, boundary: Path, names: Sequence[str],
+                 paths: dict[str, Path]) -> dict[str, tuple[str, str]]:
+    """The values files configured to follow these images in TARGET's environment, by their configured name."""
+    out: dict[str, tuple[str, str]] = {}
+    if target.env is None:
+        return out
+    for name in names:
+        for loc in ws.config.image_options(name).values:
+            if loc.file in out:
                 continue
-        if target.env is not None and current != target_entry:
-            policy.check_mutable(ws.config, target.env, spec.name, target_entry, kdisplay)
-        wanted.append(target_entry)
-        if current != target_entry:
-            changed.append(target_entry)
-        status = "unchanged" if current == target_entry else "added" if current is None else "updated"
-        if note:
-            note = f"{kdisplay}: images[name={spec.name}].newTag: {note}; set anyway"
-        updates.append(ImageUpdate(spec.name, old_value, target_entry.value, status, (), note))
-    if action == "set-image" and target.env is not None and changed:
-        _admit(ws, target.env, changed, kdisplay, now or datetime.datetime.now(datetime.timezone.utc))
-
-    texts: dict[Path, tuple[str, str]] = {}  # path -> (display, current text)
-    changes_by_image: dict[str, list[Change]] = {}
-    if changed:
-        after, changes = set_images(kust, changed)
-        texts[kfile] = (kdisplay, after)
-        for c in changes:
-            changes_by_image.setdefault(_image_of(c.path), []).append(c)
-    if wanted and target.env is not None and ws.root is not None:
-        # Values keys follow every image set, so `image set` also repairs a values file that drifted.
-        _move_values(ws, target, boundary, wanted, texts, changes_by_image)
-    if setters:
-        _apply_setters(ws, target, boundary, setters, texts, changes_by_image, updates)
-
-    updates = [_with_changes(u, changes_by_image.get(u.image, ())) for u in updates]
-    originals = {p: (kust.text if p == kfile else read_text(p, d)) for p, (d, _) in texts.items()}
-    edits = tuple(
-        FileEdit(p, d, originals[p], t) for p, (d, t) in sorted(texts.items()) if t != originals[p]
-    )
-    return Applied(edits, tuple(updates), target.scope, target.env, action, target, (target.display,))
-
-
-def _with_changes(update: ImageUpdate, changes: Sequence[Change]) -> ImageUpdate:
-    if not changes or update.status == "skipped-downgrade":
-        return update
-    status = "updated" if update.status == "unchanged" else update.status  # only a values key moved
-    return update._replace(changes=tuple(changes), status=status)
-
-
-def _image_of(path: str) -> str:
-    # "images[name=aegis/api].newTag" -> "aegis/api"
-    return path.split("[name=", 1)[1].split("]", 1)[0] if path.startswith("images[name=") else path
-
-
-def _admit(ws: Workspace, env: Any, entries: Sequence[KustImage], file: str, now: datetime.datetime) -> None:
-    """The policies of the environment that need more than this file: ``only_from_previous`` and ``min_age``
-    (the version must have run in the environment before this one for that long)."""
-    admission.check_from_previous(ws, env, entries, file, fix="set it in {previous} first, then promote it "
-                                  "(policy only_from_previous in gitops-tools.yaml)")
-    configured = ws.config.policies.min_age_for(env.name)
-    previous = ws.config.previous_environment(env.name)
-    if configured and previous is not None:
-        admission.check_age(ws, previous.name, [(e.name, e.value) for e in entries], admission.parse_age(configured),
-                            now, f"promote it once it has run in {previous.name} long enough "
-                                 f"(policies.min_age.{env.name} in gitops-tools.yaml)")
-
-
-def _order(ws: Workspace, target: Target, file: str, current: KustImage, new: KustImage,
-           running: Pipeline | None) -> policy.Ordering:
-    """Is ``new`` older than ``current``? Semver, else the pipelines (the one that set ``current``, per
-    history, against the one running now); looks at history only when semver cannot decide."""
-    if not policy.needs_pipelines(current.new_tag, new.new_tag) or running is None:
-        return policy.order(current.new_tag, new.new_tag, None, running)
-    setter, why = _pipeline_that_set(ws, target, file, current)
-    return policy.order(current.new_tag, new.new_tag, setter, running, why)
-
-
-_DEEPEN = (50, 500)  # a shallow clone (--repo-url) fetches this many more commits at a time, then gives up
-
-
-def _pipeline_that_set(ws: Workspace, target: Target, file: str, current: KustImage) -> tuple[Pipeline | None, str]:
-    """The pipeline recorded (``Gitops-Pipeline-Id``/``-Iid`` trailers) by the newest commit that changed
-    ``current``'s image in TARGET, if that commit set it to its current value; else why it is not known."""
-    git = ws.git
-    if git is None:
-        return None, "this tree is not a git checkout, so no history says which pipeline set it"
-    shallow = git.run("rev-parse", "--is-shallow-repository").strip() == "true"
-    steps = [0, *(_DEEPEN if shallow else ())]
-    for depth in steps:
-        if depth:
-            try:
-                git.network_step("fetch", "--quiet", f"--deepen={depth}", "origin")
-            except GitopsError:
-                break
-        commits = parse_log(git.run("log", f"--format={LOG_FORMAT}", "--name-only", "--", file))
-        for ev in events(commits, {target.scope: target.display}, target.scope):
-            if ev.action == "manual":
-                commit = next(c for c in commits if c.sha == ev.commit)
-                if shallow and not commit.parents:
-                    break  # the edge of a shallow clone, not a change by hand: look further back
-                return None, f"it was last changed without gitops-tools (commit {ev.commit[:12]})"
-            if ev.image != current.name:
-                continue
-            if ev.new != current.value:
-                return None, f"history's last change of it (commit {ev.commit[:12]}) does not match the file"
-            if ev.pipeline_id is None and ev.pipeline_iid is None:
-                return None, f"the commit that set it ({ev.commit[:12]}) records no pipeline"
-            return policy.Pipeline(_int(ev.pipeline_id), _int(ev.pipeline_iid), ev.source_project), ""
-    return None, "no commit in history says which pipeline set it"
-
-
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
-
-
-def _move_values(
-    ws: Workspace, target: Target, boundary: Path, wanted: Sequence[KustImage], texts: dict[Path, tuple[str, str]],
-    changes_by_image: dict[str, list[Change]],
-) -> None:
-    assert target.env is not None and ws.root is not None
-    for entry in wanted:
-        for i, loc in enumerate(ws.config.image_options(entry.name).values):
             path = target.directory / loc.file
             display = ws.display(path)
             ensure_inside(boundary, path, display)
-            value = field_value(loc.field, entry)
-            if value is None:
-                raise missing_value_error(entry.name, loc.field, display, loc.key)
-            current = texts[path][1] if path in texts else read_text(path, display)
-            after, change = set_value(current, display, loc.key, value)
-            if change is not None:
-                texts[path] = (display, after)
-                changes_by_image.setdefault(entry.name, []).append(change)
+            out[loc.file] = (display, read_text(path, display))
+            paths[display] = path
+    return out
 
 
-def _apply_setters(
-    ws: Workspace, target: Target, boundary: Path, setters: dict, texts: dict[Path, tuple[str, str]],  # type: ignore[type-arg]
-    changes_by_image: dict[str, list[Change]], updates: list[ImageUpdate],
-) -> None:
+def _read_marked(ws: Workspace, target: Target, boundary: Path, paths: dict[str, Path]) -> dict[str, str]:
+    """The YAML files under TARGET that carry Flux setter markers, by display path."""
+    out: dict[str, str] = {}
     for path in sorted(_yaml_files(target.directory)):
         display = ws.display(path)
-        current = texts[path][1] if path in texts else read_text(path, display)
-        if not has_marker(current):
-            continue
-        ensure_inside(boundary, path, display)
-        after, changes = apply_setters(current, display, setters)
-        if changes:
-            texts[path] = (display, after)
-            for policy_name, change in changes:
-                changes_by_image.setdefault(f"setter {policy_name}", []).append(change)
-    for name, found in sorted(changes_by_image.items()):
-        if name.startswith("setter "):
-            updates.append(ImageUpdate(name, None, None, "updated", tuple(found)))
+        text = read_text(path, display)
+        if has_marker(text):
+            ensure_inside(boundary, path, display)
+            out[display] = text
+            paths[display] = path
+    return out
 
 
 def _yaml_files(directory: Path) -> list[Path]:
@@ -300,3 +185,52 @@ def _yaml_files(directory: Path) -> list[Path]:
             if name.endswith((".yaml", ".yml")) or name == "Kustomization":
                 out.append(Path(dirpath) / name)
     return out
+
+
+def _facts(ws: Workspace, target: Target, kdisplay: str, res: imageplan.Resolution, action: imageplan.Action,
+           running: Pipeline | None, now: datetime.datetime | None) -> imageplan.Facts:
+    """What the decisions need besides TARGET's files, read only where they need it."""
+    changing = any(w.current != w.desired for w in res.wanted)
+    if action != "set-image" or target.env is None or not changing:
+        return imageplan.Facts(running=running, now=now)
+    setters = {w.spec.name: _pipeline_that_set(ws, target, kdisplay, w.spec.name, w.current.value)
+               for w in imageplan.needs_pipelines(res) if w.current is not None and running is not None}
+    config, env = ws.config, target.env
+    previous = config.previous_environment(env.name)
+    facts = imageplan.Facts(running=running, setters=setters, now=now)
+    if previous is None or ws.root is None:
+        return facts
+    if env.protected and config.policies.only_from_previous:
+        facts = facts._replace(previous=env_images(ws, previous.name))
+    if config.policies.min_age_for(env.name) and ws.git is not None:
+        facts = facts._replace(previous_history=history(ws, [previous.path]), previous_path=previous.path)
+    return facts
+
+
+_DEEPEN = (50, 500)  # a shallow clone (--repo-url) fetches this many more commits at a time, then gives up
+
+
+def _pipeline_that_set(ws: Workspace, target: Target, file: str, image: str,
+                       value: str) -> tuple[Pipeline | None, str]:
+    """The pipeline recorded (``Gitops-Pipeline-Id``/``-Iid`` trailers) by the newest commit that changed
+    ``image`` in TARGET, if that commit set it to ``value``; else why it is not known."""
+    git = ws.git
+    if git is None:
+        return None, "this tree is not a git checkout, so no history says which pipeline set it"
+    shallow = git.is_shallow()
+    for depth in (0, *(_DEEPEN if shallow else ())):
+        if depth:
+            try:
+                git.network_step("fetch", "--quiet", f"--deepen={depth}", "origin")
+            except GitopsError:
+                break
+        found = who_set(git.log(paths=[file]), target.scope, target.display, image, value, shallow)
+        if isinstance(found, str):
+            return None, found
+        if found is not None:
+            if found.pipeline_id is None and found.pipeline_iid is None:
+                return None, f"the commit that set it ({found.commit[:12]}) records no pipeline"
+            return Pipeline(policy.number(found.pipeline_id), policy.number(found.pipeline_iid), found.source_project), ""
+    return None, "no commit in history says which pipeline set it"
+
+

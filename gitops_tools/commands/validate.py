@@ -160,15 +160,11 @@ def _check_applications(
     urls = {repo_url} if repo_url else set()
     if in_checkout:
         from gitops_tools.git.auth import split_url
-        from gitops_tools.git.repo import GitRepo
+        from gitops_tools.git.refs import remote_urls, revisions as ref_names
 
-        git = GitRepo(root, verbose=verbose)
-        refs = git.run("for-each-ref", "--format=%(refname)", "refs/heads", "refs/tags", "refs/remotes")
-        for ref in refs.splitlines():
-            parts = ref.split("/")
-            revisions.add("/".join(parts[3:]) if parts[1] == "remotes" else "/".join(parts[2:]))
+        revisions |= ref_names(root)
         # a token someone put into a remote's URL must not reach a finding's message
-        urls |= {split_url(u)[0] for u in git.run("remote", "-v").split() if "://" in u or "@" in u}
+        urls |= {split_url(u)[0] for u in remote_urls(root)}
     if not urls:  # without a configured URL, every source with a path is taken to be this repository
         urls = {str((s or {}).get("repoURL", "")) for _, a in apps
                 for s in ((a.get("spec") or {}).get("sources") or [(a.get("spec") or {}).get("source")])

@@ -8,11 +8,14 @@ working directory when it has ``environments/``), else none: a plain directory t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from gitops_tools.config import CONFIG_FILE, Config, Environment, default_config, parse_config
 from gitops_tools.errors import GitopsError
 from gitops_tools.files import display_path, ensure_inside, is_inside, read_text
+
+if TYPE_CHECKING:
+    from gitops_tools.git.repo import Git
 
 
 class Workspace(NamedTuple):
@@ -21,7 +24,7 @@ class Workspace(NamedTuple):
     in_checkout: bool  # root is a git working tree
     root_given: bool  # root came from --repo or the working directory, so TARGET must stay inside it
     config: Config
-    git: Any = None  # the GitRepo this run uses for root (credentials, -v), when the caller has one
+    git: Git | None = None  # the git this run uses for root (credentials, -v), when it is a checkout
 
     def display(self, path: Path) -> str:
         return display_path(path, self.root, self.cwd)

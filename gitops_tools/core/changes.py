@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from gitops_tools.errors import GitopsError
 
@@ -27,13 +27,16 @@ class Change(NamedTuple):
         return {"file": self.file, "path": self.path, "old": self.old, "new": self.new}
 
 
+Status = Literal["updated", "added", "unchanged", "skipped-downgrade"]
+
+
 class ImageUpdate(NamedTuple):
     """The outcome for one image in one target: what it was, what it is, and why."""
 
     image: str
     old: str | None  # the image's value before ("1.4.1", "reg/x:1.4.1@sha256:..."), None when absent
     new: str | None
-    status: str  # "updated", "added", "unchanged", "skipped-downgrade"
+    status: Status
     changes: tuple[Change, ...] = ()
     message: str | None = None
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from gitops_tools.config import Config
-from gitops_tools.core.kustomize import KustImage, read_kustomization
+from gitops_tools.core.kustomize import KustImage, Kustomization, read_kustomization
 
 
 class EnvImages(NamedTuple):
@@ -19,8 +19,12 @@ class EnvImages(NamedTuple):
 
 
 def read_env_images(env: str, text: str, file: str) -> EnvImages:
-    kust = read_kustomization(text, file)
-    return EnvImages(env, file, {e.name: e for e, _ in kust.entries})
+    return images_of(env, read_kustomization(text, file))
+
+
+def images_of(env: str, kust: Kustomization) -> EnvImages:
+    """The images of an environment from its parsed kustomization."""
+    return EnvImages(env, kust.file, {e.name: e for e, _ in kust.entries})
 
 
 class Cell(NamedTuple):

@@ -1,6 +1,7 @@
 """Who changed what, when, from which pipeline: read back from commit trailers alone.
 
-``git log`` output (one call, fields separated by control characters) is parsed into :class:`Event` values.
+The commits of ``git log`` (:class:`~gitops_tools.core.records.CommitRecord`, read by the git edge) become
+:class:`Event` values.
 A commit that touched an environment without ``Gitops-Change`` trailers (an edit by hand) is reported as
 such, with its files, never guessed at.
 
@@ -14,25 +15,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
+from gitops_tools.core.records import CommitRecord
 from gitops_tools.errors import UsageError
-
-RECORD = "\x1e"
-FIELD = "\x1f"
-# git log --format=<LOG_FORMAT> --name-only: sha, parents, author date, author, email, committer date, body
-LOG_FORMAT = "%x1e%H%x1f%P%x1f%aI%x1f%an%x1f%ae%x1f%B%x1f"
 
 _CHANGE = re.compile(r"^Gitops-Change:\s*(\S+)\s+(\S+)\s+(.+?)\s+->\s+(.+?)\s*$", re.MULTILINE)
 _TRAILER = re.compile(r"^(Gitops-[A-Za-z-]+):\s*(.*?)\s*$", re.MULTILINE)
-
-
-class Commit(NamedTuple):
-    sha: str
-    parents: tuple[str, ...]
-    date: str  # ISO 8601 author date
-    author: str
-    email: str
-    body: str
-    files: tuple[str, ...]
 
 
 class Event(NamedTuple):
@@ -54,18 +41,6 @@ class Event(NamedTuple):
         return dict(self._asdict())
 
 
-def parse_log(output: str) -> list[Commit]:
-    commits = []
-    for record in output.split(RECORD)[1:]:
-        fields = record.split(FIELD)
-        if len(fields) < 7:
-            continue
-        sha, parents, date, author, email, body, rest = fields[:7]
-        files = tuple(line for line in rest.splitlines() if line.strip())
-        commits.append(Commit(sha, tuple(parents.split()), date, author, email, body, files))
-    return commits
-
-
 def _none(value: str) -> str | None:
     return None if value == "(none)" else value
 
@@ -81,6 +56,12 @@ class _Block:
         self.pipeline_iid: str | None = None
         self.project: str | None = None
         self.changes: list[tuple[str, ...]] = []
+
+
+# trailer -> the _Block attribute it sets
+_BLOCK_FIELDS = {"Gitops-Action": "action", "Gitops-Pipeline": "pipeline", "Gitops-Source-Commit": "source",
+                 "Gitops-Pipeline-Id": "pipeline_id", "Gitops-Pipeline-Iid": "pipeline_iid",
+                 "Gitops-Source-Project": "project"}
 
 
 def _blocks(body: str) -> list[_Block]:
@@ -99,18 +80,8 @@ def _blocks(body: str) -> list[_Block]:
         if current is None or key == "Gitops-Action":
             current = _Block()
             blocks.append(current)
-        if key == "Gitops-Action":
-            current.action = value
-        elif key == "Gitops-Pipeline":
-            current.pipeline = value
-        elif key == "Gitops-Source-Commit":
-            current.source = value
-        elif key == "Gitops-Pipeline-Id":
-            current.pipeline_id = value
-        elif key == "Gitops-Pipeline-Iid":
-            current.pipeline_iid = value
-        elif key == "Gitops-Source-Project":
-            current.project = value
+        if key in _BLOCK_FIELDS:
+            setattr(current, _BLOCK_FIELDS[key], value)
         elif key == "Gitops-Change":
             change = _CHANGE.match(line)
             if change:
@@ -118,12 +89,7 @@ def _blocks(body: str) -> list[_Block]:
     return blocks
 
 
-def _touches(files: Sequence[str], path: str) -> bool:
-    prefix = path.rstrip("/") + "/"
-    return any(f == path or f.startswith(prefix) for f in files)
-
-
-def events(commits: Sequence[Commit], env_paths: Mapping[str, str], env: str | None = None,
+def events(commits: Sequence[CommitRecord], env_paths: Mapping[str, str], env: str | None = None,
            image: str | None = None) -> list[Event]:
     """Every change recorded in ``commits`` (newest first, as git log gives them), filtered by env and image.
 
@@ -136,18 +102,18 @@ def events(commits: Sequence[Commit], env_paths: Mapping[str, str], env: str | N
     out: list[Event] = []
     for c in commits:
         author = f"{c.author} <{c.email}>"
-        blocks = [b for b in _blocks(c.body) if b.changes]
+        blocks = [b for b in _blocks(c.message) if b.changes]
         for b in blocks:
             for e, img, old, new in b.changes:
                 if not ((env is None or e == env) and (image is None or img == image)):
                     continue
-                if not _touches(c.files, env_paths.get(e, e)):
+                if not c.touches(env_paths.get(e, e)):
                     continue  # a trailer about a place this commit did not change: not believed
                 out.append(Event(c.date, e, img, _none(old), _none(new), b.action, author, b.pipeline,
                                  b.source, c.sha, b.pipeline_id, b.pipeline_iid, b.project))
         if blocks or len(c.parents) > 1:
             continue
-        touched = sorted(name for name, path in env_paths.items() if _touches(c.files, path))
+        touched = sorted(name for name, path in env_paths.items() if c.touches(path))
         for e in touched:
             if (env is None or e == env) and image is None:
                 out.append(Event(c.date, e, None, None, None, "manual", author, None, None, c.sha))
@@ -202,7 +168,7 @@ def since_argument(text: str, now: datetime.datetime) -> str:
     return (now - datetime.timedelta(seconds=seconds)).isoformat(timespec="seconds")
 
 
-def since_when(commits: Sequence[Commit], env: str, env_path: str, image: str, value: str) -> Commit | None:
+def since_when(commits: Sequence[CommitRecord], env: str, env_path: str, image: str, value: str) -> CommitRecord | None:
     """The commit that made ``image`` ``value`` in ``env``, if history says so for certain (for --min-age).
 
     Walks back from the newest change of the environment: the first recorded change of the image must set
@@ -214,3 +180,22 @@ def since_when(commits: Sequence[Commit], env: str, env_path: str, image: str, v
         if ev.image == image:
             return next((c for c in commits if c.sha == ev.commit), None) if ev.new == value else None
     return None
+
+
+def who_set(commits: Sequence[CommitRecord], scope: str, path: str, image: str, value: str,
+            shallow: bool) -> Event | str | None:
+    """The recorded change that made ``image`` ``value`` in ``scope`` (whose directory is ``path``): the event,
+    or why history cannot say (a string), or None when the answer lies behind the edge of a shallow clone
+    (``shallow``: a commit without parents there is that edge, not a change by hand)."""
+    by_sha = {c.sha: c for c in commits}
+    for ev in events(commits, {scope: path}, scope):
+        if ev.action == "manual":
+            if shallow and not by_sha[ev.commit].parents:
+                return None
+            return f"it was last changed without gitops-tools (commit {ev.commit[:12]})"
+        if ev.image != image:
+            continue
+        if ev.new != value:
+            return f"history's last change of it (commit {ev.commit[:12]}) does not match the file"
+        return ev
+    return None if shallow else "no commit in history says which pipeline set it"

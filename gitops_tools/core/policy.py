@@ -47,13 +47,14 @@ class Pipeline(NamedTuple):
         return f"pipeline #{self.iid} of {self.project or 'its project'}"
 
 
-def _int(value: str | None) -> int | None:
+def number(value: str | None) -> int | None:
+    """A pipeline number from a CI variable or trailer; None when it is not one."""
     return int(value) if value and value.isdigit() else None
 
 
 def running_pipeline(env: Mapping[str, str]) -> Pipeline | None:
     """The pipeline this run belongs to, from GitLab CI's variables; None outside a pipeline."""
-    pipeline = Pipeline(_int(env.get("CI_PIPELINE_ID")), _int(env.get("CI_PIPELINE_IID")),
+    pipeline = Pipeline(number(env.get("CI_PIPELINE_ID")), number(env.get("CI_PIPELINE_IID")),
                         env.get("CI_PROJECT_PATH") or None)
     return pipeline if pipeline.id is not None or pipeline.iid is not None else None
 

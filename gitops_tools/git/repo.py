@@ -1,12 +1,20 @@
-"""The one module that talks to git.
+"""The one place that runs git, through GitPython, with typed answers.
 
-Every git command goes through :meth:`GitRepo.run`, which echoes it at ``-v`` as ``$ git …`` with secrets
-masked and turns a failure into a :class:`GitopsError` that carries git's own words. Commands run as argument
-lists (never through a shell) with git's messages in English (``LC_ALL=C``), so that push rejections can be
-classified, and with standard input closed, so that git never waits for a prompt.
+Every command goes through :meth:`Git._execute` (GitPython's ``Git.execute``): an argument list, never a shell;
+git's messages in English (GitPython sets ``LC_ALL=C`` and ``LANGUAGE=C``); standard input closed, so git never
+waits for a prompt; the token of this run, if any, as an ``http.extraHeader`` in the environment of each process
+only (:mod:`gitops_tools.git.auth`). At ``-v`` each command is echoed as ``$ git …`` with secrets masked, and a
+failure becomes our error with git's own words (from ``GitCommandError``'s status and stderr).
 
-This module used GitPython's ``Git.execute`` until it was measured: importing GitPython costs about 70 ms per
-run, more than the rest of a ``release --print-next-version``, for a wrapper around :func:`subprocess.run`.
+What GitPython gives beyond a subprocess call, and why it is used here:
+
+- a persistent ``git cat-file --batch`` process (:meth:`Git.show`): reading many files at many revisions
+  (rollback, a status at a revision) costs one process, not one per file;
+- ``GitCommandError`` with the exit status and stderr, classified once (:mod:`gitops_tools.git.refusals`);
+- ``RemoteProgress`` for a progress line on clones and fetches at a terminal or at ``-v``.
+
+GitPython is imported when the first git object is made, never at ``import gitops_tools``: ``--version``,
+``--help``, ``validate`` and edits outside a checkout do not pay for it.
 """
 
 from __future__ import annotations
@@ -14,19 +22,23 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-
-from gitops_tools.errors import GitopsError
+from gitops_tools.core.records import CommitRecord
+from gitops_tools.errors import EXIT_ERROR, EXIT_TEMPFAIL, GitopsError, TemporaryError
+from gitops_tools.git.refusals import FINAL, classify_push_error, is_auth_failure, rejection_reason
 
 if TYPE_CHECKING:
     from gitops_tools.git.auth import Credentials
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+
+# git log --format=<_LOG_FORMAT> [--name-only]: one record per commit, fields split by control characters
+_RECORD, _FIELD = "\x1e", "\x1f"
+_LOG_FORMAT = "%x1e%H%x1f%P%x1f%aI%x1f%an%x1f%ae%x1f%B%x1f"
 
 
 def mask(text: str, secrets: Sequence[str] = ()) -> str:
@@ -43,12 +55,10 @@ def _stderr_echo(line: str) -> None:
 
 
 class PushRejected(GitopsError):
-    """``git push`` (or fetch) failed; ``stderr`` is git's message (secrets masked), ``kind`` its class."""
+    """``git push`` (or clone, fetch, ls-remote) failed; ``stderr`` is git's message (secrets masked), ``kind``
+    its class (:data:`~gitops_tools.git.refusals.RETRY`, ``FINAL`` or ``TEMPORARY``)."""
 
     def __init__(self, problem: str, stderr: str, kind: str) -> None:
-        from gitops_tools.errors import EXIT_ERROR, EXIT_TEMPFAIL
-        from gitops_tools.git.refusals import FINAL
-
         super().__init__(problem)
         self.stderr = stderr
         self.kind = kind
@@ -56,92 +66,300 @@ class PushRejected(GitopsError):
         self.exit_code = EXIT_ERROR if kind == FINAL else EXIT_TEMPFAIL
 
 
-class GitRepo:
+class _Failed(Exception):
+    """A git command exited non-zero (internal: the public methods translate it)."""
+
+    def __init__(self, status: int, stderr: str) -> None:
+        super().__init__(status, stderr)
+        self.status = status
+        self.stderr = stderr
+
+
+def _gitpython() -> Any:
+    import git  # GitPython: about 50 ms, paid only by runs that use git
+
+    return git
+
+
+def _raw_stderr(err: Any) -> str:
+    """GitPython wraps stderr as ``"\\n  stderr: '…'"``: git's own words back."""
+    text = str(err.stderr or "")
+    prefix = "\n  stderr: '"
+    if text.startswith(prefix) and text.endswith("'"):
+        text = text[len(prefix):-1]
+    return text
+
+
+class _Progress:
+    """A progress line for long clones and fetches (GitPython's ``RemoteProgress``), on standard error."""
+
+    @staticmethod
+    def make(echo: Callable[[str], None]) -> Any:
+        base = _gitpython().RemoteProgress
+
+        class Progress(base):  # type: ignore[misc, valid-type]
+            def update(self, op_code: int, cur_count: Any, max_count: Any = None, message: str = "") -> None:
+                if not max_count:
+                    return
+                stage = "receiving objects" if op_code & base.RECEIVING else \
+                    "resolving deltas" if op_code & base.RESOLVING else "counting objects"
+                percent = int(100 * float(cur_count) / float(max_count))
+                end = op_code & base.END
+                if end or percent % 25 == 0:
+                    echo(f"  {stage}: {percent}% ({int(cur_count)}/{int(max_count)}){' done' if end else ''}")
+
+        return Progress()
+
+
+class Git:
     """A working tree and the git commands the tool runs in it."""
 
-    def __init__(
-        self, root: Path, *, verbose: bool = False, echo: Callable[[str], None] = _stderr_echo,
-        secrets: Sequence[str] = (), env: Mapping[str, str] | None = None, credentials: str | None = None,
-    ) -> None:
+    def __init__(self, root: Path, *, verbose: bool = False, credentials: Credentials | None = None,
+                 echo: Callable[[str], None] = _stderr_echo, progress: bool | None = None) -> None:
+        from gitops_tools.git.auth import git_environment
+
         self.root = root
         self.verbose = verbose
         self.echo = echo
-        self.secrets = tuple(secrets)
-        self.env = dict(env or {})
-        self.credentials = credentials  # which credentials this git sends, for messages (never their value)
+        self.secrets: tuple[str, ...] = credentials.secrets if credentials is not None else ()
+        self.env: dict[str, str] = git_environment(credentials)
+        self.credentials = credentials.describe() if credentials is not None else None
+        # a progress line on long clones and fetches: at -v, or where a person watches a terminal
+        self.progress = (verbose or sys.stderr.isatty()) if progress is None else progress
+        self._git = _gitpython().Git(str(root))
+        self._message = ""  # the message file of the commit or tag being made
+    def with_credentials(self, credentials: Credentials | None) -> Git:
+        """The same tree, with other credentials (or none)."""
+        return Git(self.root, verbose=self.verbose, credentials=credentials, echo=self.echo, progress=self.progress)
 
-    @classmethod
-    def with_credentials(cls, root: Path, credentials: "Credentials | None", *, verbose: bool = False) -> "GitRepo":
-        """A git for ``root`` whose processes get ``credentials`` (or none) as an HTTP header, with the token
-        masked in everything echoed or raised."""
-        from gitops_tools.git.auth import git_environment
+    def close(self) -> None:
+        """Stop the persistent ``cat-file`` processes, if any were started."""
+        self._git.clear_cache()
 
-        secrets = credentials.secrets if credentials is not None else ()
-        return cls(root, verbose=verbose, secrets=secrets, env=git_environment(credentials),
-                   credentials=credentials.describe() if credentials is not None else None)
+    # --- running ---------------------------------------------------------------------------------------------
+
+    def _shown(self, args: Sequence[str]) -> str:
+        """The command as echoed and in messages: secrets masked, a message file named by its role."""
+        shown = mask(" ".join(_quote(a) for a in ["git", *args]), self.secrets)
+        return shown.replace(self._message, "<message>") if self._message else shown
+
+    def _execute(self, args: Sequence[str], env: Mapping[str, str] | None = None, *, progress: bool = False) -> str:
+        if self.verbose:
+            self.echo("$ " + self._shown(args))
+        gitpython = _gitpython()
+        merged = {**self.env, **(env or {})}
+        try:
+            if progress and self.progress:
+                return self._with_progress(args, merged)
+            out = self._git.execute(["git", *args], env=merged, stdout_as_string=True)
+        except gitpython.exc.GitCommandNotFound as err:
+            raise _Failed(127, f"cannot run git: {err}") from None
+        except gitpython.exc.GitCommandError as err:
+            raise _Failed(int(err.status) if isinstance(err.status, int) else 1, _raw_stderr(err)) from None
+        except OSError as err:  # the directory vanished
+            raise _Failed(127, f"cannot run git: {err.strerror or err}") from None
+        return str(out)
+
+    def _with_progress(self, args: Sequence[str], env: Mapping[str, str]) -> str:
+        from git.cmd import handle_process_output
+        from git.util import finalize_process
+
+        handler = _Progress.make(self.echo)
+        proc = self._git.execute(["git", *args[:1], "--progress", *args[1:]], env=env, as_process=True,
+                                 universal_newlines=True)
+        try:
+            handle_process_output(proc, None, handler.new_message_handler(), finalize_process, decode_streams=False)
+        except _gitpython().exc.GitCommandError as err:
+            # the progress handler read stderr: git's own words are the lines it did not take for progress
+            words = "\n".join([*handler.error_lines, *handler.other_lines]) or _raw_stderr(err)
+            raise _Failed(int(err.status) if isinstance(err.status, int) else 1, words) from None
+        return ""
+
+    def run(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+        """A local command; a failure is a :class:`GitopsError` with git's words."""
+        try:
+            return self._execute(args, env)
+        except _Failed as err:
+            stderr = mask(err.stderr.strip(), self.secrets)
+            raise GitopsError(f"`{self._shown(args)}` failed (exit {err.status}): {stderr or 'no message'}",
+                              fix="see git's message above; run with -v to see every git command") from None
+
+    def network(self, *args: str, progress: bool = False) -> str:
+        """A command that talks to the remote: a failure is a :class:`PushRejected` with its class."""
+        try:
+            return self._execute(args, progress=progress)
+        except _Failed as err:
+            stderr = mask(err.stderr.strip(), self.secrets)
+            raise PushRejected(f"`{self._shown(args)}` failed: {stderr or 'no message'}", stderr,
+                               classify_push_error(stderr)) from None
+
+    def network_step(self, *args: str, fix: str = "check the URL and the token", progress: bool = False) -> str:
+        """A clone, fetch or ls-remote the run cannot go on without: refused for good (auth, no such repository)
+        is exit 1 with ``fix``; anything else (network down, server busy) is temporary, exit 75."""
+        try:
+            return self.network(*args, progress=progress)
+        except PushRejected as err:
+            raise self.refusal(err, f"git {args[0]} failed", fix) from None
+
+    def refusal(self, err: PushRejected, what: str, fix: str, undone: str = "", *,
+                final: str | None = None) -> GitopsError:
+        """The one mapping of git's refusals to our errors: final (exit 1, ``final`` or ``what``, with which
+        credentials were sent when they were refused) or temporary (exit 75)."""
+        reason = rejection_reason(err.stderr)
+        if err.kind == FINAL:
+            return GitopsError(f"{final or what}: {reason}", fix=fix + self.auth_hint(err.stderr) + undone)
+        return TemporaryError(f"{what}: {reason}", fix="retry later (exit 75)" + undone)
 
     def auth_hint(self, stderr: str) -> str:
         """For a refusal that is about credentials: which ones were sent (the variable, never the value)."""
-        from gitops_tools.git.refusals import is_auth_failure
-
         if not is_auth_failure(stderr):
             return ""
         if self.credentials is None:
             return "; no token was sent (set GITOPS_TOKEN, or run in GitLab CI for CI_JOB_TOKEN)"
         return f"; git sent {self.credentials}: check that it is valid and may write to this repository"
 
-    def _execute(self, args: Sequence[str], env: Mapping[str, str] | None = None) -> str:
-        command = ["git", *args]
+    # --- queries ---------------------------------------------------------------------------------------------
+
+    def head(self) -> str | None:
+        """The commit HEAD is at (None in a repository without commits), read from the refs by GitPython
+        without starting a process."""
+        gitpython = _gitpython()
+        try:
+            repo = gitpython.Repo(str(self.root))
+            sha = gitpython.refs.symbolic.SymbolicReference.dereference_recursive(repo, "HEAD")
+        except (ValueError, OSError, gitpython.exc.GitError):  # an unborn branch, or refs it cannot read
+            return self.rev_parse("HEAD")
+        return str(sha) if sha else None
+
+    def rev_parse(self, rev: str) -> str | None:
+        """The commit ``rev`` names, or None when it names none."""
+        try:
+            return self.run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").strip() or None
+        except GitopsError:
+            return None
+
+    def branch(self) -> str | None:
+        """The branch HEAD is on; None when HEAD is detached."""
+        try:
+            return self.run("symbolic-ref", "--quiet", "--short", "HEAD").strip() or None
+        except GitopsError:
+            return None
+
+    def is_shallow(self) -> bool:
+        return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
+
+    def toplevel(self) -> tuple[Path, bool, str | None]:
+        """(root of the working tree, shallow?, branch or None when detached): one process for three answers."""
+        top, shallow, branch = self.run("rev-parse", "--show-toplevel", "--is-shallow-repository",
+                                        "--abbrev-ref", "HEAD").splitlines()
+        return Path(top), shallow == "true", None if branch == "HEAD" else branch
+
+    def status(self, paths: Sequence[str]) -> list[tuple[str, str]]:
+        """(two-letter code, path) of every file at or below ``paths`` that differs from HEAD, untracked ones
+        (``??``) included: one ``git status``."""
+        if not paths:
+            return []
+        out = self.run("status", "--porcelain=v1", "--untracked-files=all", "--", *paths)
+        return [(line[:2], line[3:]) for line in out.splitlines() if line.strip()]
+
+    def dirty(self, paths: Sequence[str], untracked: bool = True) -> list[str]:
+        """The files at or below ``paths`` that differ from HEAD (staged, unstaged, and untracked if asked)."""
+        return [path for code, path in self.status(paths) if untracked or code != "??"]
+
+    def config_value(self, key: str) -> str | None:
+        try:
+            return self.run("config", "--get", key).strip() or None
+        except GitopsError:
+            return None
+
+    def remotes(self) -> dict[str, tuple[str, str]]:
+        """Each remote's (fetch URL, push URL): one ``git remote -v``."""
+        found: dict[str, dict[str, str]] = {}
+        for line in self.run("remote", "-v").splitlines():
+            parts = line.split()
+            if len(parts) == 3:
+                found.setdefault(parts[0], {})[parts[2].strip("()")] = parts[1]
+        return {name: (urls.get("fetch", ""), urls.get("push", urls.get("fetch", ""))) for name, urls in found.items()}
+
+    def log(self, *revs: str, paths: Sequence[str] = (), since: str | None = None, max_count: int | None = None,
+            files: bool = True) -> list[CommitRecord]:
+        """Commits of ``revs`` (default HEAD) touching ``paths``, newest first: one ``git log``, with the files
+        of each commit when ``files`` (which makes git compare trees: leave it out when no file is asked)."""
+        args = ["-c", "core.quotePath=false", "log", f"--format={_LOG_FORMAT}"]
+        if files:
+            args.append("--name-only")
+        if since:
+            args.append(f"--since={since}")
+        if max_count is not None:
+            args.append(f"--max-count={max_count}")
+        args += list(revs) or ["HEAD"]
+        if paths:
+            args += ["--", *paths]
+        return parse_log(self.run(*args))
+
+    def show(self, rev: str, path: str) -> str | None:
+        """The text of ``path`` at ``rev`` (None when it is not there), from one persistent ``cat-file --batch``
+        process however many files are read."""
         if self.verbose:
-            self.echo("$ " + mask(" ".join(_quote(a) for a in command), self.secrets))
+            self.echo(f"$ git cat-file --batch <<< {rev}:{path}")
         try:
-            done = subprocess.run(
-                command, cwd=self.root, stdin=subprocess.DEVNULL, capture_output=True, check=False,
-                env={**os.environ, **self.env, **(env or {}), "LC_ALL": "C", "LANGUAGE": "C"},
-            )
-        except OSError as err:  # no git on PATH, or the directory vanished
-            raise _Failed(127, f"cannot run git: {err.strerror or err}") from None
-        if done.returncode != 0:
-            raise _Failed(done.returncode, done.stderr.decode("utf-8", "replace"))
-        out = done.stdout.decode("utf-8", "replace")
-        return out[:-1] if out.endswith("\n") else out  # one final newline dropped, as git prints it
+            _, kind, _, data = self._git.get_object_data(f"{rev}:{path}")
+        except ValueError:  # "missing": no such revision or path
+            return None
+        return data.decode("utf-8", "replace") if kind in (b"blob", "blob") else None
 
-    def run(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+    def describe(self, pattern: str, exclude: Sequence[str] = ()) -> str | None:
+        """The newest tag matching ``pattern`` reachable from HEAD."""
+        args = ["describe", "--tags", "--abbrev=0", f"--match={pattern}", *[f"--exclude={e}" for e in exclude]]
         try:
-            return self._execute(args, env)
-        except _Failed as err:
-            stderr = _stderr_of(err, self.secrets)
-            raise GitopsError(
-                f"`{mask(' '.join(['git', *args]), self.secrets)}` failed (exit {err.status}): {stderr or 'no message'}",
-                fix="see git's message above; run with -v to see every git command",
-            ) from None
+            return self.run(*args, "HEAD").strip() or None
+        except GitopsError:
+            return None
 
-    def network(self, *args: str) -> str:
-        """A command that talks to the remote (clone, fetch, push): failures become :class:`PushRejected`."""
-        from gitops_tools.git.refusals import classify_push_error
+    def tags(self, pattern: str, *, merged: str | None = None, no_merged: str | None = None) -> list[str]:
+        """Local tags matching ``pattern``, oldest version first; only those reachable from ``merged`` / not
+        reachable from ``no_merged`` when given."""
+        args = ["tag", "--list", "--sort=v:refname"]
+        if merged:
+            args += ["--merged", merged]
+        if no_merged:
+            args += ["--no-merged", no_merged]
+        return [t for t in self.run(*args, pattern).splitlines() if t.strip()]
 
-        try:
-            return self._execute(args)
-        except _Failed as err:
-            stderr = _stderr_of(err, self.secrets)
-            raise PushRejected(
-                f"`{mask(' '.join(['git', *args]), self.secrets)}` failed: {stderr or 'no message'}",
-                stderr, classify_push_error(stderr),
-            ) from None
+    def remote_tags(self, remote: str) -> set[str]:
+        """The tags ``remote`` has (one ``ls-remote``)."""
+        out = self.network_step("ls-remote", "--tags", remote, fix="check the URL and the token")
+        return {line.split("refs/tags/", 1)[1].removesuffix("^{}") for line in out.splitlines()
+                if "refs/tags/" in line}
 
-    def network_step(self, *args: str, fix: str = "check the URL and the token") -> str:
-        """A clone or fetch the run cannot go on without: refused for good (auth, no such repository) is exit 1
-        with ``fix``; anything else (network down, server busy) is temporary, exit 75."""
-        from gitops_tools.errors import TemporaryError
-        from gitops_tools.git.refusals import FINAL, rejection_reason
+    # --- writing ---------------------------------------------------------------------------------------------
 
-        try:
-            return self.network(*args)
-        except PushRejected as err:
-            reason = rejection_reason(err.stderr)
-            if err.kind == FINAL:
-                raise GitopsError(f"git {args[0]} failed: {reason}", fix=fix + self.auth_hint(err.stderr)) from None
-            raise TemporaryError(f"git {args[0]} failed: {reason}", fix="retry later (exit 75)") from None
+    def commit_paths(self, paths: Sequence[str], message: str, author: str | None = None, *, sign: bool = False,
+                     env: Mapping[str, str] | None = None) -> str:
+        """Commit exactly ``paths`` as they are in the working tree (nothing else that is staged).
+
+        ``git commit --only`` builds the commit from a temporary index, so an interrupted commit leaves the real
+        index as it was. The message goes through a file: an argument is limited to 128 KiB (a promotion of a
+        thousand images writes more) and a file keeps it out of the process list."""
+        with self.message_file(message) as file:
+            args = ["commit", "--quiet", f"--file={file}"]
+            if author:
+                args.append(f"--author={author}")
+            if sign:
+                args.append("--gpg-sign")
+            if self.head() is None:
+                self.run("add", "--", *paths)
+                self.run(*args, env=env)
+            else:
+                self.run(*args, "--only", "--", *paths, env=env)
+        sha = self.head()
+        assert sha is not None
+        return sha
+
+    def tag(self, name: str, message: str, env: Mapping[str, str] | None = None) -> None:
+        """An annotated tag of HEAD whose message is ``message``, kept verbatim."""
+        with self.message_file(message) as file:
+            self.run("tag", "--annotate", name, "--cleanup=verbatim", f"--file={file}", env=env)
 
     def undo_commit(self, sha: str, paths: Sequence[str]) -> bool:
         """Take back the tool's own commit ``sha`` (of ``paths``), if it is still HEAD: HEAD to its parent, and
@@ -159,74 +377,32 @@ class GitRepo:
             (self.root / path).unlink(missing_ok=True)
         return True
 
-    def dirty_paths(self, paths: Sequence[str], untracked: bool = True) -> list[str]:
-        """The files at or below ``paths`` that differ from HEAD (staged, unstaged, and untracked if asked)."""
-        if not paths:
-            return []
-        mode = "all" if untracked else "no"
-        out = self.run("status", "--porcelain=v1", f"--untracked-files={mode}", "--", *paths)
-        return [line[3:] for line in out.splitlines() if line.strip()]
-
-    def head(self) -> str | None:
-        try:
-            return self.run("rev-parse", "--verify", "--quiet", "HEAD").strip() or None
-        except GitopsError:
-            return None
-
-    def commit_paths(
-        self, paths: Sequence[str], message: str, author: str | None = None, *, sign: bool = False,
-        env: Mapping[str, str] | None = None,
-    ) -> str:
-        """Commit exactly ``paths`` as they are in the working tree (nothing else that is staged).
-
-        ``git commit --only`` builds the commit from a temporary index, so an interrupted commit leaves the
-        real index as it was.
-        """
-        with self.message_file(message) as file:
-            args = ["commit", "--quiet", f"--file={file}"]
-            if author:
-                args.append(f"--author={author}")
-            if sign:
-                args.append("--gpg-sign")
-            if self.head() is None:
-                self.run("add", "--", *paths)
-                self.run(*args, env=env)
-            else:
-                self.run(*args, "--only", "--", *paths, env=env)
-        return self.run("rev-parse", "HEAD").strip()
-
     @contextlib.contextmanager
     def message_file(self, message: str) -> Iterator[str]:
-        """A commit or tag message in a temporary file: a message as an argument is limited to 128 KiB
-        (a promotion of a thousand images writes more), and a file keeps it out of the process list."""
         import tempfile  # only writers need it
 
         fd, name = tempfile.mkstemp(prefix="gitops-tools-message-", suffix=".txt")
+        self._message = name
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(message)
             yield name
         finally:
+            self._message = ""
             os.unlink(name)
 
-    def config_value(self, key: str) -> str | None:
-        try:
-            return self.run("config", "--get", key).strip() or None
-        except GitopsError:
-            return None
 
-
-class _Failed(Exception):
-    """A git command exited non-zero (internal: :meth:`GitRepo.run` and :meth:`GitRepo.network` translate it)."""
-
-    def __init__(self, status: int, stderr: str) -> None:
-        super().__init__(status, stderr)
-        self.status = status
-        self.stderr = stderr
-
-
-def _stderr_of(err: _Failed, secrets: Sequence[str]) -> str:
-    return mask(err.stderr.strip(), secrets)
+def parse_log(output: str) -> list[CommitRecord]:
+    """The records of ``git log --format=<_LOG_FORMAT> [--name-only]`` output."""
+    commits = []
+    for record in output.split(_RECORD)[1:]:
+        fields = record.split(_FIELD)
+        if len(fields) < 7:
+            continue
+        sha, parents, date, author, email, body, rest = fields[:7]
+        files = tuple(line for line in rest.splitlines() if line.strip())
+        commits.append(CommitRecord(sha, body, files, tuple(parents.split()), date, author, email))
+    return commits
 
 
 def _quote(arg: str) -> str:

@@ -11,22 +11,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
+from typing import Final, Literal, NamedTuple
 
-MAJOR, MINOR, PATCH, NONE = "major", "minor", "patch", "none"
-LEVELS = (NONE, PATCH, MINOR, MAJOR)
+from gitops_tools.core.records import CommitRecord
+
+Level = Literal["none", "patch", "minor", "major"]
+MAJOR: Final = "major"
+MINOR: Final = "minor"
+PATCH: Final = "patch"
+NONE: Final = "none"
+LEVELS: tuple[Level, ...] = (NONE, PATCH, MINOR, MAJOR)
 DEFAULT_TYPES: Mapping[str, str] = {"feat": MINOR, "fix": PATCH, "perf": PATCH}
 
 _HEADER = re.compile(r"^(?P<type>[A-Za-z][\w-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?: (?P<desc>\S.*)$")
 _FOOTER = re.compile(r"^(?P<token>BREAKING[ -]CHANGE|[\w-]+)(?:: | #)(?P<value>.*)$")
 _LISTED = re.compile(r"^\s*[*-]\s+(?P<header>[A-Za-z][\w-]*(?:\([^()\r\n]*\))?!?: \S.*)$")
-
-
-class Commit(NamedTuple):
-    """A commit as git gives it: full hash and message (and the files it touched, when asked)."""
-
-    sha: str
-    message: str
 
 
 class Conventional(NamedTuple):
@@ -69,7 +68,7 @@ def _breaking_footer(lines: Sequence[str]) -> str | None:
     return None
 
 
-def parse_all(commit: Commit) -> list[Conventional]:
+def parse_all(commit: CommitRecord) -> list[Conventional]:
     """The conventional commits in one git commit: its own header, and those listed in a squash body."""
     body = commit.message.splitlines()[1:]
     first_listed = next((i for i, line in enumerate(body) if _LISTED.match(line)), len(body))
@@ -100,18 +99,18 @@ class Decision(NamedTuple):
 
     sha: str
     subject: str
-    level: str  # major, minor, patch or none
+    level: Level
     reason: str
 
 
-def decide(commits: Iterable[Commit], types: Mapping[str, str] = DEFAULT_TYPES,
-           zero_major: bool = True) -> tuple[str, list[Decision]]:
+def decide(commits: Iterable[CommitRecord], types: Mapping[str, str] = DEFAULT_TYPES,
+           zero_major: bool = True) -> tuple[Level, list[Decision]]:
     """The bump level of ``commits`` and, per commit, the level it asked for and why.
 
     ``zero_major``: while the version is 0.y.z a breaking change bumps the minor version (the usual 0.x
     rule); the caller passes False for 1.0.0 and later, or to turn the rule off.
     """
-    overall = NONE
+    overall: Level = NONE
     decisions = []
     for commit in commits:
         subject = commit.message.splitlines()[0] if commit.message else ""
@@ -119,15 +118,17 @@ def decide(commits: Iterable[Commit], types: Mapping[str, str] = DEFAULT_TYPES,
         if not parsed:
             decisions.append(Decision(commit.sha, subject, NONE, "not a conventional commit"))
             continue
-        level, reason = NONE, ""
+        level: Level = NONE
+        reason = ""
         for c in parsed:
+            lvl: Level
             if c.breaking:
                 lvl = MINOR if zero_major else MAJOR
                 why = f"breaking change ({c.type}{'!' if c.bang else ''})"
                 if zero_major:
                     why += ", minor while the version is 0.y.z"
             else:
-                lvl = types.get(c.type, NONE)
+                lvl = _level(types.get(c.type, NONE))
                 why = f"type {c.type} bumps {lvl}" if lvl != NONE else f"type {c.type} does not bump"
             if LEVELS.index(lvl) > LEVELS.index(level) or not reason:
                 level, reason = (lvl, why) if LEVELS.index(lvl) >= LEVELS.index(level) else (level, reason)
@@ -137,3 +138,10 @@ def decide(commits: Iterable[Commit], types: Mapping[str, str] = DEFAULT_TYPES,
         if LEVELS.index(level) > LEVELS.index(overall):
             overall = level
     return overall, decisions
+
+
+def _level(text: str) -> Level:
+    for level in LEVELS:
+        if level == text:
+            return level
+    return NONE
