@@ -40,7 +40,7 @@ DOCS = sorted((ROOT / "docs").glob("*.md"))
 MARKDOWN = [ROOT / "README.md", ROOT / "benchmarks" / "README.md", *DOCS]
 # Documents that are linked but being written by someone else: a link to them may dangle until they land
 # (test_linked_documents_in_progress says which are still missing). Remove a name once its file exists.
-IN_PROGRESS = {"docs/architecture.md", "docs/api.md"}
+IN_PROGRESS: set[str] = set()
 
 PLACEHOLDERS = {
     "<hash>": r"[0-9a-f]{7,40}",
@@ -272,7 +272,44 @@ def test_relative_links_point_at_files_that_exist(path: Path) -> None:
     assert not broken, f"{path.relative_to(ROOT)}: broken links: " + "; ".join(broken)
 
 
-@pytest.mark.parametrize("name", sorted(IN_PROGRESS))
-def test_linked_documents_in_progress(name: str) -> None:
-    if not (ROOT / name).exists():
-        pytest.skip(f"{name} is linked but not written yet (being written elsewhere)")
+# --- Python examples ---
+
+
+def python_blocks(path: Path) -> list[tuple[int, str]]:
+    """The ```python blocks of one Markdown file: (line of the opening fence, code)."""
+    blocks, lines, i = [], path.read_text(encoding="utf-8").splitlines(), 0
+    while i < len(lines):
+        m = _FENCE.match(lines[i])
+        if not m or m.group(3) != "python":
+            i += 1
+            continue
+        start, i, code = i + 1, i + 1, []
+        while not lines[i].strip().startswith(m.group(2)):
+            code.append(lines[i])
+            i += 1
+        blocks.append((start, "\n".join(code) + "\n"))
+        i += 1
+    return blocks
+
+
+PYTHON_DOCS = [doc for doc in DOCS if python_blocks(doc)]
+
+
+@pytest.mark.parametrize("doc", PYTHON_DOCS, ids=[d.relative_to(ROOT).as_posix() for d in PYTHON_DOCS])
+def test_python_examples(doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ```python blocks of a document run in order, in one namespace, in a fresh git copy of this repository
+    (the working directory), with the documented git identity: each block checks itself with asserts."""
+    for name, value in _environment(dict(os.environ), 0, []).items():
+        if name.startswith(("GIT_", "LC_", "TZ")):
+            monkeypatch.setenv(name, value)
+    for name in [n for n in os.environ if n.startswith(("GITOPS_", "CI_", "GITLAB_"))]:
+        monkeypatch.delenv(name)
+    checkout = copy_checkout(ROOT, tmp_path / "gitops")
+    monkeypatch.chdir(checkout)
+    namespace: dict[str, object] = {"__name__": "docs_example"}
+    for line, code in python_blocks(doc):
+        where = f"{doc.relative_to(ROOT).as_posix()}:{line}"
+        try:
+            exec(compile(code, where, "exec"), namespace)  # noqa: S102 - the documentation's own examples
+        except Exception as err:  # noqa: BLE001 - report which block, with its error
+            pytest.fail(f"{where}: the example raised {type(err).__name__}: {err}", pytrace=False)

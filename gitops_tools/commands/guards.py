@@ -15,16 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gitops_tools.errors import GitopsError, TemporaryError
-
-
-def git_dir(root: Path) -> Path:
-    """The ``.git`` directory of the checkout at ``root`` (a worktree's or submodule's ``gitdir:`` followed)."""
-    dot = root / ".git"
-    if dot.is_file():
-        text = dot.read_text().strip()
-        if text.startswith("gitdir:"):
-            return (root / text.split(":", 1)[1].strip()).resolve()
-    return dot
+from gitops_tools.git.refs import git_dir
 
 
 @contextlib.contextmanager

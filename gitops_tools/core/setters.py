@@ -11,14 +11,24 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping as MappingABC
+from collections.abc import Iterator
+from collections.abc import Mapping as MappingABC
 from typing import NamedTuple
 
 from gitops_tools.core.changes import Change
-from gitops_tools.errors import GitopsError
+from gitops_tools.core.helmvalues import field_value
+from gitops_tools.core.kustomize import KustImage
 from gitops_tools.core.reference import ImageRef, parse_reference
-from gitops_tools.core.yamldoc import Mapping, Node, Scalar, Sequence, line_col, parse_documents
+from gitops_tools.core.yamldoc import (
+    Mapping,
+    Node,
+    Scalar,
+    Sequence,
+    line_col,
+    parse_documents,
+)
 from gitops_tools.core.yamledit import Splice, apply_splices, set_scalar
+from gitops_tools.errors import GitopsError
 
 MARKER = re.compile(r'[ \t]*#[ \t]*(\{"\$imagepolicy":[^}\n]*\})')
 _POLICY = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -44,15 +54,10 @@ def has_marker(text: str) -> bool:
 
 
 def _value_for(ref: ImageRef, field: str) -> str | None:
-    if field == "":
-        return str(ref)
-    if field == "name":
-        return ref.name
-    if field == "tag":
-        return ref.tag
-    if field == "digest":
-        return ref.digest
-    return None
+    """What a marker of kind ``field`` ("" for the whole reference) takes from ``ref``."""
+    if field not in ("", "name", "tag", "digest"):
+        return None
+    return field_value(field or "ref", KustImage(ref.name, None, ref.tag, ref.digest))
 
 
 def _scalars(node: Node | None) -> Iterator[Scalar]:

@@ -14,7 +14,8 @@ _SECTION = re.compile(r'^\s*\[\s*([^\]\s"]+)(?:\s+"([^"]*)")?\s*\]')
 _URL = re.compile(r"^\s*(?:url|pushurl)\s*=\s*(.+?)\s*$", re.IGNORECASE)
 
 
-def _git_dir(root: Path) -> Path:
+def git_dir(root: Path) -> Path:
+    """The ``.git`` directory of the checkout at ``root`` (a worktree's or submodule's ``gitdir:`` followed)."""
     dot = root / ".git"
     if dot.is_file():
         text = dot.read_text().strip()
@@ -32,7 +33,7 @@ def _common_dir(git_dir: Path) -> Path:
 def revisions(root: Path) -> set[str]:
     """Every branch and tag name, and the branch names of the remote-tracking branches (``origin/main`` counts
     as ``main``): what an Argo CD ``targetRevision`` may name."""
-    base = _common_dir(_git_dir(root))
+    base = _common_dir(git_dir(root))
     refs: set[str] = set()
     for kind in ("heads", "tags", "remotes"):
         folder = base / "refs" / kind
@@ -56,7 +57,7 @@ def revisions(root: Path) -> set[str]:
 
 def remote_urls(root: Path) -> set[str]:
     """The fetch and push URLs of every remote, as written in ``.git/config``."""
-    config = _common_dir(_git_dir(root)) / "config"
+    config = _common_dir(git_dir(root)) / "config"
     urls: set[str] = set()
     if not config.is_file():
         return urls

@@ -126,15 +126,22 @@ class Git:
         self.credentials = credentials.describe() if credentials is not None else None
         # a progress line on long clones and fetches: at -v, or where a person watches a terminal
         self.progress = (verbose or sys.stderr.isatty()) if progress is None else progress
-        self._git = _gitpython().Git(str(root))
+        self._gitpython: Any = None  # GitPython's Git for root: made (and GitPython imported) by the first command
         self._message = ""  # the message file of the commit or tag being made
     def with_credentials(self, credentials: Credentials | None) -> Git:
         """The same tree, with other credentials (or none)."""
         return Git(self.root, verbose=self.verbose, credentials=credentials, echo=self.echo, progress=self.progress)
 
+    @property
+    def _git(self) -> Any:
+        if self._gitpython is None:
+            self._gitpython = _gitpython().Git(str(self.root))
+        return self._gitpython
+
     def close(self) -> None:
         """Stop the persistent ``cat-file`` processes, if any were started."""
-        self._git.clear_cache()
+        if self._gitpython is not None:
+            self._gitpython.clear_cache()
 
     # --- running ---------------------------------------------------------------------------------------------
 

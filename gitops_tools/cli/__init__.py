@@ -1,0 +1,64 @@
+"""The ``gitops-tools`` command line: parse arguments, call the public API (:mod:`gitops_tools.api`), print.
+
+The only package that imports click. Errors become exit codes in one place, :func:`main` (README, "Exit
+codes").
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+
+from gitops_tools.cli import images, moving, releasing, seeing  # noqa: F401 - they register the commands
+from gitops_tools.cli.base import STATE, cli, report
+from gitops_tools.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_UNEXPECTED,
+    EXIT_USAGE,
+    GitopsError,
+    Terminated,
+    exit_code_for,
+)
+
+__all__ = ["cli", "main"]
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Run the CLI and exit with the documented code: 0 ok, 1 expected error, 2 usage, 3 bug, 75 retry,
+    130 interrupted, 143 terminated."""
+    from gitops_tools.interrupts import raise_on_sigterm
+
+    raise_on_sigterm()  # a cancelled CI job: the same clean-up as Ctrl-C
+    try:
+        cli.main(args=argv, prog_name="gitops-tools", standalone_mode=False)
+    except click.exceptions.Exit as exc:  # --help, --version
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:  # click turns KeyboardInterrupt into Abort
+        if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated):
+            click.echo("terminated (SIGTERM): files are as before, or as after a commit that landed", err=True)
+            sys.exit(EXIT_TERMINATED)
+        click.echo("interrupted: files are as before, or as after a commit that landed", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except GitopsError as exc:
+        report(exc)
+        sys.exit(exit_code_for(exc))
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 - the one catch-all: a bug, reported as such
+        import traceback
+
+        click.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
+        click.echo("hint: this is a bug in gitops-tools; run with -v for the traceback and report it", err=True)
+        if STATE["verbose"]:
+            traceback.print_exc()
+        sys.exit(EXIT_UNEXPECTED)
+    sys.exit(0)
