@@ -39,6 +39,53 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
+def run_cli(cwd: Path, *args: str, env: dict[str, str] | None = None, date: str | None = None,
+            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """``gitops-tools ARGS`` as a user or a CI job runs it: a separate process (``python -m gitops_tools``) in
+    ``cwd``. Under a test's temporary directory its TMPDIR is a ``tmp`` beside ``cwd``, so that a clone it
+    leaves behind is seen there (``env`` may set another). ``date`` fixes the git author and committer date."""
+    import sys
+
+    extra: dict[str, str] = {}
+    base = Path(os.environ.get("PYTEST_TMP_BASE", "/nonexistent"))
+    if cwd.resolve().is_relative_to(base):
+        scratch = cwd.parent / "tmp"
+        scratch.mkdir(exist_ok=True)
+        extra["TMPDIR"] = str(scratch)
+    if date:
+        extra.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+    return subprocess.run([sys.executable, "-m", "gitops_tools", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **extra, **(env or {})}, timeout=timeout)
+
+
+def run_in_process(cwd: Path, *args: str) -> tuple[int, str, str]:
+    """``gitops-tools ARGS`` in this process through ``main()`` (errors become exit codes), for tests that run
+    thousands of cases: (code, stdout, stderr)."""
+    from click.testing import CliRunner
+
+    from gitops_tools.cli import main
+
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with CliRunner().isolation() as (out, err, _):
+            try:
+                main(list(args))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            else:  # pragma: no cover - main always exits
+                code = 0
+            return code, out.getvalue().decode(), err.getvalue().decode()
+    finally:
+        os.chdir(old)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _temporary_base(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Where run_cli gives a process a TMPDIR of its own (the session's temporary base directory)."""
+    os.environ["PYTEST_TMP_BASE"] = str(tmp_path_factory.getbasetemp().resolve())
+
+
 def make_checkout(path: Path, files: dict[str, str | bytes]) -> Path:
     """A git repository at ``path`` holding ``files``, committed on branch main."""
     path.mkdir(parents=True, exist_ok=True)

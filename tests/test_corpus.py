@@ -13,7 +13,6 @@ the corpus files are read-only).
 from __future__ import annotations
 
 import functools
-import os
 import re
 import stat
 import subprocess
@@ -21,9 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from gitops_tools.cli import main
 from gitops_tools.errors import GitopsError, YamlError
 from gitops_tools.core.helmvalues import set_value
 from gitops_tools.core.keypath import parse_keypath
@@ -33,6 +30,7 @@ from gitops_tools.core.reference import parse_reference
 from gitops_tools.core.yamldoc import Scalar, find, parse_documents
 from gitops_tools.core.yamledit import apply_splices, set_scalar
 from tests.conftest import CORPUS, copy_tree, corpus_or_skip, kubectl, tree_bytes
+from tests.conftest import run_in_process as run_cli
 
 pytestmark = pytest.mark.corpus
 
@@ -55,22 +53,6 @@ def copy_repo(corpus: Path, repo: str, tmp_path: Path) -> Path:
     return dst
 
 
-def run_cli(cwd: Path, *args: str) -> tuple[int, str, str]:
-    """`gitops-tools ARGS` in-process through main() (errors become exit codes): (code, stdout, stderr)."""
-    runner = CliRunner()
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        with runner.isolation() as (out, err, _):
-            try:
-                main(list(args))
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-            else:  # pragma: no cover - main always exits
-                code = 0
-            return code, out.getvalue().decode(), err.getvalue().decode()
-    finally:
-        os.chdir(old)
 
 
 def kustomization_in(directory: Path) -> Path | None:

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from tests.conftest import git, make_checkout, tree_bytes
+from tests.conftest import run_cli as run
 
 CONFIG = """\
 environments:
@@ -51,10 +52,6 @@ trainer:
 """
 
 
-def run(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60,
-        ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gitops_tools", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=timeout)
 
 
 def popen(cwd: Path, *args: str, env: dict[str, str] | None = None, **kw: object) -> subprocess.Popen[str]:

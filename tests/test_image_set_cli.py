@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, git, make_checkout, tree_bytes
+from tests.conftest import run_cli as run
 
 CONFIG = """\
 environments:
@@ -37,11 +38,6 @@ images:
 PROD = DEV.replace("aegis-dev", "aegis-prod")
 
 
-def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gitops_tools", *args], cwd=cwd, capture_output=True, text=True,
-        env={**os.environ, **(env or {})}, timeout=60,
-    )
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, copy_checkout, git
+from tests.conftest import run_cli as run
 
 API = "registry.gitlab.com/aegis/app/api"
 REC = "registry.gitlab.com/aegis/app/recommendation"
@@ -38,12 +39,6 @@ UNKNOWN_QA = 'error: gitops-tools.yaml: unknown environment "qa"\nhint: known en
 # --- helpers ------------------------------------------------------------------------------------------------
 
 
-def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The CLI as a CI job runs it, with its own TMPDIR so that leftover clones would be seen."""
-    tmp = cwd.parent / "tmp"
-    tmp.mkdir(exist_ok=True)
-    return subprocess.run([sys.executable, "-m", "gitops_tools", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "TMPDIR": str(tmp), **(env or {})}, timeout=120)
 
 
 def ok(r: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:

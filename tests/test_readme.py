@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(ROOT, *args)
 
 README = (ROOT / "README.md").read_text()
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gitops_tools", *args], cwd=ROOT, capture_output=True, text=True)
 
 
 def test_newcomer_command_is_the_one_described() -> None:

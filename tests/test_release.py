@@ -13,12 +13,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import git, make_checkout, tree_bytes
+from tests.conftest import run_cli as run
 
 DATE = "2024-03-01T12:00:00+00:00"
 URL = "https://gitlab.example.com/lib/-/commit/"
@@ -61,11 +61,6 @@ def today() -> str:
     return datetime.date.today().isoformat()
 
 
-def run(cwd: Path, *args: str, date: str | None = None,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **({"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date} if date else {}), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "gitops_tools", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60, env=env)
 
 
 def commit(repo: Path, message: str, files: dict[str, str] | None = None, date: str | None = None) -> str:

@@ -11,16 +11,15 @@ through the failing-push path.
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, copy_checkout, git, make_checkout
+from tests.conftest import run_cli as run
 from tests.githttp import GitHTTPServer
 
 TOKEN = "glpat-" + secrets.token_hex(10)  # made per run: a token written in a source file would be in the copies
@@ -69,11 +68,6 @@ def served(tmp_path: Path) -> Iterator[Served]:
         yield Served(tmp_path, server)
 
 
-def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    tmp = cwd.parent / "tmp"
-    tmp.mkdir(exist_ok=True)
-    return subprocess.run([sys.executable, "-m", "gitops_tools", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "TMPDIR": str(tmp), **(env or {})}, timeout=180)
 
 
 def assert_nowhere(root: Path, *texts: str) -> None:

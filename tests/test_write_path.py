@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, git, make_checkout
+from tests.conftest import run_cli as run
 
 CONFIG = """\
 environments:
@@ -51,11 +52,6 @@ def workdir(tmp_path: Path) -> Path:
     return d
 
 
-def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    tmp = cwd.parent / "tmp"
-    tmp.mkdir(exist_ok=True)
-    return subprocess.run([sys.executable, "-m", "gitops_tools", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "TMPDIR": str(tmp), **(env or {})}, timeout=120)
 
 
 def install_hook(path: Path, body: str) -> Path:

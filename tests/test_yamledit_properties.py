@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -28,18 +27,17 @@ from typing import NamedTuple
 
 import pytest
 import yaml
-from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from gitops_tools.cli import main
 from gitops_tools.errors import GitopsError, YamlError
 from gitops_tools.core.kustomize import KustImage, desired, parse_spec, read_kustomization, set_images
 from gitops_tools.core.reference import validate_name
 from gitops_tools.core.yamldoc import Mapping, Scalar, parse_documents
 from gitops_tools.core.yamledit import needs_quotes, render_scalar
 from tests.conftest import kubectl, tree_bytes
+from tests.conftest import run_in_process as run_cli
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 _RUAMEL = YAML(typ="safe", pure=True)
@@ -640,22 +638,6 @@ def test_control_characters_are_reported_with_a_location(text: str) -> None:
 # --- invalid SPECs through the CLI ----------------------------------------------------------------------------
 
 
-def run_cli(cwd: Path, *args: str) -> tuple[int, str, str]:
-    """`gitops-tools ARGS` in-process through main() (so errors become exit codes): (code, stdout, stderr)."""
-    runner = CliRunner()
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        with runner.isolation() as (out, err, _):
-            try:
-                main(list(args))
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-            else:  # pragma: no cover - main always exits
-                code = 0
-            return code, out.getvalue().decode(), err.getvalue().decode()
-    finally:
-        os.chdir(old)
 
 
 @st.composite

@@ -1,0 +1,191 @@
+"""The configuration as values: frozen dataclasses, their defaults, and the configuration used without a file.
+
+Pure: no YAML here.  :mod:`gitops_tools.config.loader` turns the text of ``gitops-tools.yaml`` into these values;
+the defaults of the dataclass fields are the defaults of the file's keys (docs/configuration.md lists them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from gitops_tools.config.messages import quote, suggest
+from gitops_tools.errors import GitopsError
+
+CONFIG_FILE = "gitops-tools.yaml"
+
+#: Tags that name a moving target rather than a release; protected environments refuse them by default.
+DEFAULT_MUTABLE_TAGS: tuple[str, ...] = ("latest", "main", "master", "develop", "dev", "stable", "edge", "nightly")
+
+#: The usual promotion order used by :func:`default_config`; unknown names go between "uat" and "stage".
+PROMOTION_ORDER: tuple[str, ...] = (
+    "dev",
+    "development",
+    "test",
+    "qa",
+    "uat",
+    "stage",
+    "staging",
+    "preprod",
+    "prod",
+    "production",
+)
+_UNKNOWN_RANK = PROMOTION_ORDER.index("uat") + 0.5
+_PROTECTED_BY_DEFAULT = frozenset({"prod", "production"})
+
+#: The values of ``images.<name>.values[].field``: which part of the image reference the Helm value holds.
+VALUES_FIELDS: tuple[str, ...] = ("tag", "name", "ref", "digest")
+
+ENVIRONMENT_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int | None:
+    """``30m``, ``2h``, ``1d`` → seconds; None when ``text`` is not a number followed by s, m, h or d."""
+    if len(text) < 2 or text[-1] not in _DURATION_UNITS or not text[:-1].isdigit() or not text[:-1].isascii():
+        return None
+    return int(text[:-1]) * _DURATION_UNITS[text[-1]]
+
+
+@dataclass(frozen=True)
+class ValuesLocation:
+    """A Helm values entry that moves with an image: ``key`` in ``file``, relative to each environment's path.
+
+    ``field`` says which part of the reference the value holds: ``tag`` (``1.2.3``), ``name``
+    (``registry/team/app``), ``ref`` (the whole ``name:tag@digest``) or ``digest`` (``sha256:...``).
+    """
+
+    file: str
+    key: str
+    field: str = "tag"
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    """Per-image options; ``values`` lists the Helm values locations updated together with the image."""
+
+    name: str
+    values: tuple[ValuesLocation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One environment: its name, its directory relative to the repository root, and whether it is protected.
+
+    Protected environments change only through merge requests, never by a direct push.
+    """
+
+    name: str
+    path: str
+    protected: bool = False
+
+
+@dataclass(frozen=True)
+class CommitOptions:
+    """How commits are written.  ``None`` author fields mean "take them from git or the CI environment"."""
+
+    author_name: str | None = None
+    author_email: str | None = None
+    skip_ci: bool = False
+    sign: bool = False
+
+
+@dataclass(frozen=True)
+class Policies:
+    """The safety rules the update and promote commands enforce."""
+
+    allow_downgrade: bool = False
+    refuse_mutable_tags: bool = True
+    mutable_tags: tuple[str, ...] = DEFAULT_MUTABLE_TAGS
+    promote_to_next_only: bool = True
+    only_from_previous: bool = True
+    min_age: tuple[tuple[str, str], ...] = ()  # (target environment, duration text), as written
+
+    def min_age_for(self, target: str) -> str | None:
+        return next((text for env, text in self.min_age if env == target), None)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration.  ``environments`` is in promotion order; ``source`` is the file it came from.
+
+    ``source`` is None when the configuration was derived from the directory layout by :func:`default_config`.
+    """
+
+    environments: tuple[Environment, ...]
+    branch: str = "main"
+    repo_url: str | None = None
+    commit: CommitOptions = CommitOptions()
+    images: tuple[ImageOptions, ...] = ()
+    policies: Policies = Policies()
+    source: str | None = None
+
+    def find_environment(self, name: str) -> Environment | None:
+        """The environment called ``name``, or None."""
+        for env in self.environments:
+            if env.name == name:
+                return env
+        return None
+
+    def environment(self, name: str) -> Environment:
+        """The environment called ``name``; a :class:`GitopsError` listing the known ones when there is none.
+
+        The error is a plain :class:`GitopsError`, not a :class:`ConfigError`: the configuration is fine, the
+        name the user typed is not.
+        """
+        env = self.find_environment(name)
+        if env is not None:
+            return env
+        names = [e.name for e in self.environments]
+        if names:
+            fix = suggest(name, names, "known environments")
+        else:
+            fix = (
+                "no environments are configured: create directories under environments/ "
+                f"or list them in {CONFIG_FILE}"
+            )
+        raise GitopsError(f"unknown environment {quote(name)}", file=self.source, fix=fix)
+
+    def next_environment(self, name: str) -> Environment | None:
+        """The environment after ``name`` in promotion order; None for the last one.
+
+        An unknown ``name`` raises like :meth:`environment`, so that "last" and "misspelt" are not confused.
+        """
+        index = self.environments.index(self.environment(name))
+        return self.environments[index + 1] if index + 1 < len(self.environments) else None
+
+    def previous_environment(self, name: str) -> Environment | None:
+        """The environment before ``name`` in promotion order; None for the first one (unknown names raise)."""
+        index = self.environments.index(self.environment(name))
+        return self.environments[index - 1] if index > 0 else None
+
+    def image_options(self, name: str) -> ImageOptions:
+        """The options configured for image ``name``; an :class:`ImageOptions` without values when there are none."""
+        for options in self.images:
+            if options.name == name:
+                return options
+        return ImageOptions(name=name)
+
+
+def default_config(env_dirs: Iterable[str]) -> Config:
+    """The configuration used when there is no config file, from the directory names under ``environments/``.
+
+    Names are put in the usual promotion order (:data:`PROMOTION_ORDER`); names it does not know are sorted
+    alphabetically after "uat" and before "stage", i.e. after the early test stages and before the
+    pre-production ones.  ``prod`` and ``production`` are protected.  Names that are not valid environment
+    names (hidden directories, upper case, ...) are ignored; duplicates are listed once.
+    """
+    names = {name for name in env_dirs if isinstance(name, str) and ENVIRONMENT_NAME_RE.match(name)}
+
+    def rank(name: str) -> tuple[float, str]:
+        if name in PROMOTION_ORDER:
+            return (PROMOTION_ORDER.index(name), name)
+        return (_UNKNOWN_RANK, name)
+
+    environments = tuple(
+        Environment(name=name, path=f"environments/{name}", protected=name in _PROTECTED_BY_DEFAULT)
+        for name in sorted(names, key=rank)
+    )
+    return Config(environments=environments, source=None)

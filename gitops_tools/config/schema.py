@@ -1,0 +1,353 @@
+"""The schema of ``gitops-tools.yaml`` as one table: every key once, with its type, checks and nested sections.
+
+:data:`CONFIG` is read by one generic walker (:mod:`gitops_tools.config.walker`); docs/configuration.md is
+tested against it (:func:`key_paths`).  A key's default is the default of the model field it fills
+(:mod:`gitops_tools.config.model`), so a key that is absent is simply not passed to the dataclass.  Pure: no YAML.
+
+A check takes the value read (a ``str`` or ``int`` of the right type) and returns it, normalised, or raises
+:class:`Invalid` with the problem and the fix; the walker adds the file, line, column and key path.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from gitops_tools.config import model
+from gitops_tools.config.messages import CONTROL_RE, join, quote
+from gitops_tools.core.keypath import parse_keypath
+from gitops_tools.errors import GitopsError
+
+KEY_PATH_FIX = (
+    'write dot-separated keys, [N] for list items, [field=value] to pick an item, ["a.b"] for a key with dots, '
+    'e.g. "api.image.tag" or "containers[name=app].image"'
+)
+_DURATION_FIX = "write a number and a unit: 30m, 2h, 1d"
+_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+class Invalid(Exception):
+    """A value of the right type that a check refuses: what is wrong and how to fix it."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.fix = fix
+
+
+# --------------------------------------------------------------------------------------------------------------
+# What the table is made of
+
+
+class Bool(NamedTuple):
+    """``true`` or ``false``, nothing else (YAML 1.2: ``yes`` is a string)."""
+
+
+class Int(NamedTuple):
+    check: Callable[[int], int] | None = None
+
+
+class OneOf(NamedTuple):
+    """The string must be one of ``choices(top)``, where ``top`` holds the top-level values read before it."""
+
+    what: str  # unknown <what> "x"
+    label: str  # did you mean "y"? <label>: a, b
+    choices: Callable[[Mapping[str, Any]], Sequence[str]]
+
+
+class Str(NamedTuple):
+    check: Callable[[str], str] | None = None
+    one_of: OneOf | None = None
+    nullable: bool = False  # an empty value means the default (else it is an error)
+    expected: str = "a string"
+    type_fix: str | None = None  # the fix for a value of any other type (else: quote it, or write a string)
+    other_fix: str | None = None  # the fix for a list item that is a list, mapping or empty
+
+
+class ListOf(NamedTuple):
+    item: Spec
+    empty: tuple[str, str] | None = None  # (problem, fix) when the list is empty or null: it needs an item
+    null_fix: str | None = None  # an empty value is an error with this fix (else it means the default)
+
+
+class MapOf(NamedTuple):
+    """A mapping whose keys are names the user chooses (``<label>``) rather than keys of the schema."""
+
+    label: str
+    key: Str
+    value: Spec
+    key_field: str | None = None  # the value is a Section built with the key as this field; else (key, value)
+
+
+class Unique(NamedTuple):
+    """No two entries may share this field's value (and the ``with_`` fields read before it).
+
+    ``problem`` is formatted with this entry's fields, ``fix`` with the first one's, plus ``{first}`` (its key
+    path) and ``{line}``; string fields arrive quoted.
+    """
+
+    problem: str
+    fix: str
+    with_: tuple[str, ...] = ()
+
+
+class Field(NamedTuple):
+    name: str
+    spec: Spec
+    required: str | None = None  # when set, a missing key is an error: "add <required>"
+    default: Callable[[Mapping[str, Any]], Any] | None = None  # computed from the fields before; else the model's
+    unique: Unique | None = None
+    keep: bool = True  # False: checked, but not a field of the model
+
+
+class Section(NamedTuple):
+    """A mapping with the keys ``fields``, built into ``build(**values)``; keys not in ``fields`` are errors."""
+
+    build: Callable[..., Any]
+    fields: tuple[Field, ...]
+    # The fix when the value is not a mapping: formatted with {key}, or a function of the value.
+    fix: str | Callable[[Any], str] = 'write "key: value" lines indented below "{key}:"'
+
+
+Spec = Bool | Int | Str | ListOf | MapOf | Section
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Checks
+
+
+def _version(version: int) -> int:
+    if version != 1:
+        raise Invalid(
+            f"unknown config version {version}",
+            'this gitops-tools reads version 1 only: write "version: 1" or upgrade gitops-tools',
+        )
+    return version
+
+
+def _reasoned(why: Callable[[str], str | None], what: str, fix: str) -> Callable[[str], str]:
+    """A check from a function that says why a value is wrong: ``invalid <what> "<value>": <why>``."""
+
+    def check(value: str) -> str:
+        reason = why(value)
+        if reason is not None:
+            raise Invalid(f"invalid {what} {quote(value)}: {reason}", fix)
+        return value
+
+    return check
+
+
+def _branch_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid git branch name (a subset of git check-ref-format), or None."""
+    if name == "":
+        return "it is empty"
+    if name == "@":
+        return 'it is "@"'
+    if name.startswith("-"):
+        return 'it starts with "-"'
+    if any(c.isspace() for c in name) or CONTROL_RE.search(name):
+        return "it contains a space or a control character"
+    for bad in ("~", "^", ":", "?", "*", "[", "\\", "..", "@{"):
+        if bad in name:
+            return f"it contains {quote(bad)}"
+    if name.startswith("/") or name.endswith("/") or "//" in name:
+        return 'it starts or ends with "/" or contains "//"'
+    if name.endswith("."):
+        return 'it ends with "."'
+    for part in name.split("/"):
+        if part.startswith("."):
+            return 'a part starts with "."'
+        if part.endswith(".lock"):
+            return 'a part ends with ".lock"'
+    return None
+
+
+def _environment_name(name: str) -> str:
+    if not model.ENVIRONMENT_NAME_RE.match(name):
+        raise Invalid(
+            f"invalid environment name {quote(name)}",
+            'use lowercase letters, digits and "-", starting and ending with a letter or digit, e.g. "dev" or "prod-eu"',
+        )
+    return name
+
+
+def _relative_path(base: str, example: str, itself: str) -> Callable[[str], str]:
+    """A check for a relative POSIX path that stays below ``base``, normalised ("./a//b/" -> "a/b")."""
+    relative = f"write it relative to {base}, e.g. {example}"
+
+    def check(value: str) -> str:
+        if value.strip() == "":
+            raise Invalid("the path is empty", relative)
+        if CONTROL_RE.search(value):
+            raise Invalid(f"path {quote(value)} contains a control character", relative)
+        if "\\" in value:
+            raise Invalid(f"path {quote(value)} contains a backslash", 'separate directories with "/"')
+        if value.startswith("/") or re.match(r"^[A-Za-z]:", value):
+            raise Invalid(f"path {quote(value)} is absolute", relative)
+        if ".." in value.split("/"):
+            raise Invalid(f'path {quote(value)} contains ".."', f'{relative}, without ".."')
+        normalised = posixpath.normpath(value)
+        if normalised == ".":
+            raise Invalid(f"path {quote(value)} names {itself}", relative)
+        return normalised
+
+    return check
+
+
+def _author_name(name: str) -> str:
+    if name.strip() == "":
+        raise Invalid("the author name is empty",
+                      "write a name, or delete the key to take it from git or the CI environment")
+    if any(c in name for c in "<>\n") or CONTROL_RE.search(name):
+        raise Invalid(f"invalid author name {quote(name)}", 'write the name without "<", ">" or control characters')
+    return name
+
+
+def _email_problem(email: str) -> str | None:
+    """Why ``email`` cannot be a commit author address, or None.  Deliberately loose: git itself checks little."""
+    if "@" not in email:
+        return 'it has no "@"'
+    if any(c.isspace() for c in email) or CONTROL_RE.search(email):
+        return "it contains a space or a control character"
+    if "<" in email or ">" in email:
+        return 'it contains "<" or ">"'
+    local, _, domain = email.rpartition("@")
+    if not local or not domain:
+        return 'it needs text before and after the "@"'
+    return None
+
+
+def _image_name(name: str) -> str:
+    if name == "" or any(c.isspace() for c in name) or CONTROL_RE.search(name):
+        raise Invalid(
+            f"invalid image name {quote(name)}",
+            "write the image name as in the kustomization's images[].name, without spaces, "
+            'e.g. "registry.example.com/team/app"',
+        )
+    return name
+
+
+def _key_path(key: str) -> str:
+    try:
+        parse_keypath(key)
+    except GitopsError as exc:
+        raise Invalid(exc.problem, KEY_PATH_FIX) from None
+    return key
+
+
+def _tag(tag: str) -> str:
+    if not _TAG_RE.match(tag):
+        raise Invalid(f"invalid tag {quote(tag)}",
+                      'a tag is 1 to 128 letters, digits, "_", "." or "-", not starting with "." or "-"')
+    return tag
+
+
+def _duration(text: str) -> str:
+    if model.parse_duration(text) is None:
+        raise Invalid(f"invalid duration {quote(text)}", _DURATION_FIX)
+    return text
+
+
+def _environment_entry_fix(value: Any) -> str:
+    if isinstance(value, str) and model.ENVIRONMENT_NAME_RE.match(value):
+        return f'write "- name: {value}"'
+    return 'write each entry as "- name: <environment>" with optional "path:" and "protected:"'
+
+
+_branch = _reasoned(_branch_problem, "branch name", 'write a git branch name such as "main" (see git check-ref-format)')
+_author_email = _reasoned(_email_problem, "e-mail address", "write an address like gitops-tools@example.com")
+_environment_path = _relative_path("the repository root", '"environments/dev"', "the repository root")
+_values_file = _relative_path("each environment's directory", '"values.yaml"',
+                              "the environment's directory itself, not a file")
+
+
+def _environment_names(top: Mapping[str, Any]) -> list[str]:
+    return [env.name for env in top["environments"]]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The table: every key once.  Its default is the model's; what an empty value means is the spec's.
+
+ENVIRONMENT = Section(model.Environment, fix=_environment_entry_fix, fields=(
+    Field("name", Str(check=_environment_name), required='the environment name, e.g. "name: dev"',
+          unique=Unique("duplicate environment name {name}",
+                        "environment names must be unique; {first} (line {line}) is already {name}")),
+    Field("path", Str(check=_environment_path), default=lambda env: f"environments/{env['name']}",
+          unique=Unique("duplicate environment path {path}",
+                        "each environment needs its own directory; {first} ({name}, line {line}) already uses it")),
+    Field("protected", Bool()),
+))
+
+COMMIT = Section(model.CommitOptions, fields=(
+    Field("author_name", Str(check=_author_name, nullable=True)),
+    Field("author_email", Str(check=_author_email, nullable=True)),
+    Field("skip_ci", Bool()),
+    Field("sign", Bool()),
+))
+
+VALUES_LOCATION = Section(model.ValuesLocation, fix=(
+    'write each entry as "- file: values.yaml" with "key:" (and optionally "field:") below'), fields=(
+    Field("file", Str(check=_values_file), required='the values file, e.g. "file: values.yaml"'),
+    Field("key", Str(check=_key_path), required='the key path of the value, e.g. "key: api.image.tag"',
+          unique=Unique("{file} key {key} is listed twice",
+                        "{first} (line {line}) already writes it; a value can move with one image only",
+                        with_=("file",))),
+    Field("field", Str(one_of=OneOf("field", "values allowed here", lambda _: model.VALUES_FIELDS))),
+))
+
+IMAGE = Section(model.ImageOptions, fix='write "values:" indented below "{key}:"', fields=(
+    Field("values", ListOf(VALUES_LOCATION)),
+))
+
+POLICIES = Section(model.Policies, fields=(
+    Field("allow_downgrade", Bool()),
+    Field("refuse_mutable_tags", Bool()),
+    Field("mutable_tags", ListOf(Str(check=_tag, other_fix="write a tag such as latest"),
+                                 null_fix="write [] for no mutable tags, or delete the key to use the defaults")),
+    Field("promote_to_next_only", Bool()),
+    Field("only_from_previous", Bool()),
+    Field("min_age", MapOf("environment", Str(one_of=OneOf("environment", "environments", _environment_names)),
+                           Str(check=_duration, expected="a duration such as 1d", type_fix=_DURATION_FIX))),
+))
+
+CONFIG = Section(model.Config, fields=(
+    Field("version", Int(check=_version), keep=False),
+    Field("repo_url", Str(nullable=True)),
+    Field("branch", Str(check=_branch)),
+    Field("environments", ListOf(ENVIRONMENT, empty=(
+        "the environment list is empty", 'list at least one environment, in promotion order, e.g. "- name: dev"')),
+        required='the environments in promotion order, e.g. "environments: [{name: dev}, {name: prod, protected: true}]"'),
+    Field("commit", COMMIT),
+    Field("images", MapOf("image", Str(check=_image_name), IMAGE, key_field="name")),
+    Field("policies", POLICIES),
+))
+
+
+def nested_homes(section: Section) -> dict[str, str]:
+    """Where each key one level below ``section`` belongs, for the hint on a key written a level too high."""
+    homes: dict[str, str] = {}
+    for field in section.fields:
+        spec = field.spec
+        if isinstance(spec, Section):
+            homes.update((child.name, f'"{field.name}:"') for child in spec.fields)
+        elif isinstance(spec, ListOf) and isinstance(spec.item, Section):
+            homes.update((child.name, f'each entry of "{field.name}:"') for child in spec.item.fields)
+    return homes
+
+
+def key_paths(section: Section = CONFIG, prefix: str = "") -> Iterator[tuple[str, Section, Field]]:
+    """Every key of the schema as a documented path (``environments[].name``, ``images.<image>.values``)."""
+    for field in section.fields:
+        path = join(prefix, field.name)
+        yield path, section, field
+        spec = field.spec
+        if isinstance(spec, ListOf):
+            path, spec = f"{path}[]", spec.item
+        if isinstance(spec, MapOf):
+            path = f"{path}.<{spec.label}>"
+            yield path, section, field
+            spec = spec.value
+        if isinstance(spec, Section):
+            yield from key_paths(spec, path)
