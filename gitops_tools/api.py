@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from gitops_tools.core.history import Event
 
 
+@dataclass(frozen=True)
 class Repository:
     """A GitOps repository: ``environments/`` (or what ``gitops-tools.yaml`` names), read and changed.
 
@@ -39,18 +41,21 @@ class Repository:
     commits made in a checkout. ``env`` stands for the process environment (CI variables, tokens).
     """
 
-    def __init__(self, path: str | Path | None = None, *, url: str | None = None, branch: str | None = None,
-                 push: bool = False, skip_ci: bool = False, merge_when_pipeline_succeeds: bool = False,
-                 verbose: bool = False, cwd: str | Path | None = None, env: Mapping[str, str] | None = None) -> None:
-        self.path = Path(path) if path is not None else None
-        self.cwd = Path(cwd) if cwd is not None else Path.cwd()
-        self.url = url
-        self.branch = branch
-        self.push = push
-        self.skip_ci = skip_ci
-        self.merge_when_pipeline_succeeds = merge_when_pipeline_succeeds
-        self.verbose = verbose
-        self.env = env
+    path: Path | None = None
+    _: KW_ONLY
+    url: str | None = None
+    branch: str | None = None
+    push: bool = False
+    skip_ci: bool = False
+    merge_when_pipeline_succeeds: bool = False
+    verbose: bool = False
+    cwd: Path = field(default_factory=Path.cwd)
+    env: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:  # str paths are welcome
+        if self.path is not None:
+            object.__setattr__(self, "path", Path(self.path))
+        object.__setattr__(self, "cwd", Path(self.cwd))
 
     def _write(self, dry_run: bool, commit: bool) -> WriteOptions:
         from gitops_tools.commands.writer import WriteOptions
@@ -123,6 +128,7 @@ class Repository:
         return validate(self.cwd, self.path, envs, verbose=self.verbose)
 
 
+@dataclass(frozen=True)
 class Library:
     """A Python library (its ``pyproject.toml``) released from its Conventional Commits.
 
@@ -130,14 +136,16 @@ class Library:
     made in a fresh clone of that repository, where ``path`` is relative to its root.
     """
 
-    def __init__(self, path: str | Path = ".", *, url: str | None = None, tag_prefix: str | None = None,
-                 branch: str | None = None, verbose: bool = False, env: Mapping[str, str] | None = None) -> None:
-        self.path = Path(path)
-        self.url = url
-        self.tag_prefix = tag_prefix
-        self.branch = branch
-        self.verbose = verbose
-        self.env = env
+    path: Path = Path(".")
+    _: KW_ONLY
+    url: str | None = None
+    tag_prefix: str | None = None
+    branch: str | None = None
+    verbose: bool = False
+    env: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
 
     def _release(self, *, prerelease: str | None = None, print_only: bool = False, explain: bool = False,
                  push: bool = True, dry_run: bool = False, today: datetime.date | None = None) -> ReleaseResult:

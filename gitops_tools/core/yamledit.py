@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import yaml.resolver
 
+from gitops_tools.core.refrules import escape
 from gitops_tools.errors import YamlError
 from gitops_tools.core.yamldoc import STR_TAG, Mapping, Node, Scalar, Sequence, line_col
 
@@ -98,20 +99,9 @@ def needs_quotes(value: str) -> bool:
 
 
 def double_quoted(value: str) -> str:
-    out = ['"']
-    for ch in value:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif not ch.isprintable():
-            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    """``value`` as a YAML double-quoted scalar: the escapes of :func:`~gitops_tools.core.refrules.escape`
+    (``\\"``, ``\\\\``, ``\\n``, ``\\t``, ``\\r``, ``\\xNN``, ``\\uNNNN``, ``\\UNNNNNNNN``) are all YAML's."""
+    return f'"{escape(value)}"'
 
 
 def render_scalar(value: str, style: str = "") -> str:
