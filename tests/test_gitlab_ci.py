@@ -337,12 +337,14 @@ README_TEST_COMMAND = "python3 -m venv .venv && . .venv/bin/activate && pip inst
 
 
 def test_ci_run_and_the_test_job_install_the_same_tools_then_run_the_readme_command() -> None:
-    """.ci/run (beside ../shared) and the GitLab `test` job (without it) differ only in requiring the corpus."""
+    """.ci/run (beside ../shared) and the GitLab `test` job (without it) differ only in requiring the corpus: both
+    install the tools, run the README's test command, then strict mypy."""
     job = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())["test"]
-    assert job["script"] == ["bash ci/install-test-tools.sh", README_TEST_COMMAND]
+    assert job["script"] == ["bash ci/install-test-tools.sh", README_TEST_COMMAND, "python -m mypy"]
     assert "GITOPS_TOOLS_REQUIRE_CORPUS" not in str(job)
     steps = [line for line in (ROOT / ".ci/run").read_text().splitlines() if line and not line.startswith("#")]
-    assert steps[-3:] == ["bash ci/install-test-tools.sh", "export GITOPS_TOOLS_REQUIRE_CORPUS=1", README_TEST_COMMAND]
+    assert steps[-4:] == ["bash ci/install-test-tools.sh", "export GITOPS_TOOLS_REQUIRE_CORPUS=1", README_TEST_COMMAND,
+                          "python -m mypy"]
 
 
 def test_install_test_tools_changes_nothing_where_everything_is_installed(tmp_path: Path) -> None:

@@ -106,7 +106,8 @@ def diff_cmd(obj: dict[str, Any], /, env_a: str, env_b: str, images: tuple[str, 
 @cli.command("history", context_settings=CONTEXT_SETTINGS)
 @click.argument("env", required=False)
 @click.option("--image", metavar="NAME", help="Only this image.")
-@click.option("--since", metavar="WHEN", help="Only changes after WHEN (anything git accepts: 2.weeks, 2026-11-01).")
+@click.option("--since", metavar="WHEN", help="Only changes from WHEN on: an ISO 8601 date or time (2026-11-01 is midnight UTC; no offset means "
+                   "UTC) or a span back from now (30m, 2h, 3 days, 2.weeks, yesterday).")
 @output_option
 @verbose_option
 @click.pass_obj

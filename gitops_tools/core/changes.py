@@ -66,9 +66,12 @@ def trailer_lines(scope: str, updates: Iterable[ImageUpdate]) -> list[str]:
 
 VERBS = {"set-image": "set", "promote": "promote", "rollback": "roll back"}
 
-# Line breaks (also Unicode's), other control characters: what would let a value add a line to a message.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+# Line breaks (also Unicode's) and every other control character (C0, DEL, C1: ESC, NUL, CSI…): what would let a
+# value add a line to a message, or rewrite what a terminal shows of it.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _BLANK = re.compile(r"\s")
+# A trailer key as git reads one.
+_TRAILER_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 
 
 def _checked(value: str, what: str, *, file: str | None = None, key: str | None = None,
@@ -99,15 +102,16 @@ _CI_TRAILERS = (
 
 
 def ci_trailers(env: Mapping[str, str]) -> list[tuple[str, str]]:
-    """Where the change came from, as GitLab CI tells it; a variable that is not what GitLab sets (a line break
-    that would add a forged trailer, say) is refused, naming the variable."""
+    """Where the change came from, as GitLab CI tells it; a variable that is not what GitLab sets is refused,
+    naming the variable: a line break (it would add a forged trailer), a blank or any control character (ESC,
+    NUL…) in any of them, or a value of another form."""
     out = []
     for trailer, var, pattern, example in _CI_TRAILERS:
         value = env.get(var)
         if not value:
             continue
+        _checked(value, var, blanks=False)  # no line break, blank or control character, whatever the pattern
         if not re.fullmatch(pattern, value):
-            _checked(value, var, blanks=False)
             raise GitopsError(f"{var} {value!r} is not what GitLab CI sets ({example})",
                               fix=f"fix or unset {var}: it goes into the commit's {trailer} trailer; "
                                   "nothing was written")
@@ -125,12 +129,17 @@ def commit_message(
 ) -> str:
     """A Conventional Commit whose trailers alone say what changed (``history`` reads them back).
 
-    ``scope`` is the environment name (or the overlay directory when the target is not an environment).
+    ``scope`` is the environment name (or the overlay directory when the target is not an environment). Every
+    value that goes into the message (scope, action, images, values, files, key paths, extra trailers) is
+    checked: a line break or another control character (and, in the words of a trailer, a blank) is refused
+    with a GitopsError, so no value can add a line; the message ends with one trailer block.
     """
     changed = sorted((u for u in updates if u.changes), key=lambda u: u.image)
     if not changed:
         raise ValueError("no change to describe")
+    # Every value that goes into the message is checked: none may add a line (history reads the trailers back).
     _checked(scope, "the target", blanks=False)
+    _checked(action, "the action", blanks=False)
     for u in changed:
         first = u.changes[0]
         _checked(u.image, "the image name", file=first.file, blanks=False)
@@ -139,10 +148,14 @@ def commit_message(
                 _checked(value, f"the value of {u.image}", file=first.file, blanks=False)
         for c in u.changes:
             _checked(c.file, "the file name", blanks=False)
+            _checked(c.path, "the key path", file=c.file)
             for value in (c.old, c.new):
                 if value is not None:
                     _checked(value, "the value", file=c.file, key=c.path)
     for key, value in extra_trailers:
+        if not _TRAILER_KEY.fullmatch(key):
+            raise GitopsError(f"the trailer key {key!r} is not a git trailer key (letters, digits and '-')",
+                              fix="fix the key; nothing was written")
         _checked(value, key)
     verb = VERBS.get(action, action)
     if len(changed) == 1:

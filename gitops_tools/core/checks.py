@@ -13,8 +13,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from gitops_tools.config import Config, Environment
-from gitops_tools.core.helmvalues import field_value, read_value
+from gitops_tools.core.helmvalues import field_value, read_value, set_value
+from gitops_tools.core.keypath import parse_keypath
 from gitops_tools.core.kustomize import KustImage
+from gitops_tools.core.policy import is_mutable
+from gitops_tools.core.yamldoc import Mapping as YamlMapping
+from gitops_tools.core.yamldoc import Scalar, find, parse_documents
 from gitops_tools.errors import GitopsError
 
 ERROR = "error"
@@ -102,7 +106,8 @@ def check_unused_images(
 
 
 def check_tags(config: Config, env: Environment, images: Sequence[RenderedImage]) -> list[Finding]:
-    """A mutable or missing tag: an error in a protected environment, a warning elsewhere."""
+    """A mutable or missing tag: an error in a protected environment, a warning elsewhere. Mutable is what
+    :func:`~gitops_tools.core.policy.is_mutable` says (``image set`` refuses the same tags), whatever the case."""
     findings = []
     severity = ERROR if env.protected else WARNING
     for i in images:
@@ -111,7 +116,7 @@ def check_tags(config: Config, env: Environment, images: Sequence[RenderedImage]
             continue
         if not tag:
             problem = f"image {i.image!r} has no tag (it means latest)"
-        elif tag in config.policies.mutable_tags:
+        elif is_mutable(config, tag, digest):  # the rule image set applies: `Latest` moves like `latest`
             problem = f"image {i.image!r} uses the mutable tag {tag!r}"
         else:
             continue
@@ -140,7 +145,11 @@ def check_values(
 ) -> list[Finding]:
     """Helm values keys configured to follow an image must hold what the kustomization says.
 
-    ``values`` maps each values file (repository-relative) to its text, or None when it does not exist.
+    ``values`` maps each values file (repository-relative) to its text, or None when it does not exist. Each
+    finding says what is wrong (the key holds another value, is missing, holds a mapping or a list, or follows a
+    field the kustomization does not set) and a fix that works: the ``image set`` command that restates the entry
+    as it is (values keys follow every image set, so it moves them back into step without changing the
+    kustomization), when that command can write the key; otherwise what to change by hand.
     """
     findings = []
     by_name = {e.name: e for e in entries}
@@ -162,12 +171,49 @@ def check_values(
                 findings.append(Finding(ERROR, env.name, "values-mismatch", file, loc.key, err.problem))
                 continue
             if actual != expected:
-                findings.append(Finding(
-                    ERROR, env.name, "values-mismatch", file, loc.key,
-                    f"holds {actual!r} but the kustomization sets {options.name} to {expected!r} ({loc.field}); "
-                    f"run gitops-tools image set {env.name} '{options.name}=*:{entry.new_tag or '*'}' to bring it in step",
-                ))
+                findings.append(Finding(ERROR, env.name, "values-mismatch", file, loc.key,
+                                        _values_message(env.name, entry, loc.field, loc.key, file, text, actual,
+                                                        expected)))
     return findings
+
+
+def restating_spec(entry: KustImage) -> str:
+    """The ``image set`` SPEC that sets ``entry`` to what it already is: ``*`` keeps its newName, and its tag and
+    digest are given as they are (a field left out would be cleared)."""
+    return (f"{entry.name}=*" + (f":{entry.new_tag}" if entry.new_tag else "")
+            + (f"@{entry.digest}" if entry.digest else ""))
+
+
+def _values_message(env: str, entry: KustImage, field: str, key: str, file: str, text: str, actual: str | None,
+                    expected: str | None) -> str:
+    name = entry.name
+    if expected is None:  # the entry has no tag (or digest) for the key to follow
+        if field == "tag":
+            spec, other = f"{name}=*:<tag>" + ("@*" if entry.digest else ""), "ref"
+        else:
+            spec, other = f"{name}=*:*@sha256:<digest>" if entry.new_tag else f"{name}=*@sha256:<digest>", "tag or ref"
+        return (f"holds {actual!r}, but the kustomization sets no {field} for {name} ({entry.value}), so this key "
+                f"cannot follow it; pin a {field} with gitops-tools image set {env} '{spec}', or make the key follow "
+                f"another field (field: {other}) in gitops-tools.yaml")
+    if actual is not None:
+        what = f"holds {actual!r}"
+    else:
+        docs = [d for d in parse_documents(text, file) if d is not None]
+        node = find(docs[0], parse_keypath(key)) if docs else None
+        if node is None:
+            what = "is missing"
+        elif isinstance(node, Scalar):
+            what = f"holds {node.value!r}"
+        else:
+            what = f"holds {'a mapping' if isinstance(node, YamlMapping) else 'a list'} (not a value)"
+    wrong = f"{what} but the kustomization sets {name} to {expected!r} ({field})"
+    try:
+        set_value(text, file, key, expected)  # can image set write it? (pure: nothing is written)
+    except GitopsError as err:
+        return (f"{wrong}; write {expected!r} at {key} by hand (image set cannot: {err.problem}; {err.fix}), or "
+                "correct the key in gitops-tools.yaml")
+    fix = "to add it" if what == "is missing" else "to bring it in step"
+    return f"{wrong}; run gitops-tools image set {env} '{restating_spec(entry)}' {fix}"
 
 
 class RepoFacts(NamedTuple):
@@ -183,7 +229,7 @@ class RepoFacts(NamedTuple):
 def _same_repo(url: str, facts: RepoFacts) -> bool:
     def norm(u: str) -> str:
         u = u.rstrip("/")
-        return u[:-4] if u.endswith(".git") else u
+        return u.removesuffix(".git")
 
     return norm(url) in {norm(u) for u in facts.repo_urls}
 
@@ -202,7 +248,7 @@ def check_applications(
         assert isinstance(dest, Mapping)
         namespace = dest.get("namespace")
 
-        def add(where: str, message: str, check: str) -> None:
+        def add(where: str, message: str, check: str, file: str = file, name: str = name) -> None:
             findings.append(Finding(ERROR, None, check, file, f"{name} {where}", message))
 
         refs = {s.get("ref"): s for s in sources if isinstance(s, Mapping) and s.get("ref")}
@@ -210,11 +256,18 @@ def check_applications(
             if not isinstance(src, Mapping):
                 continue
             where = f"spec.sources[{i}]" if spec.get("sources") else "spec.source"
+            helm = src.get("helm") if isinstance(src.get("helm"), Mapping) else {}
+            assert isinstance(helm, Mapping)
+            for vf in helm.get("valueFiles") or ():
+                # ``$ref/path``: a file of the source whose ``ref`` is ``ref``; ours to check only when that source
+                # is this repository.
+                ref, _, rel = str(vf).partition("/")
+                if not (ref.startswith("$") and ref[1:] in refs):
+                    continue
+                ref_source = refs[ref[1:]]
+                if _same_repo(str(ref_source.get("repoURL", "")), facts) and rel not in facts.files:
+                    add(f"{where}.helm.valueFiles", f"{vf}: no file {rel} in this repository", "application-path")
             if not _same_repo(str(src.get("repoURL", "")), facts):
-                for vf in ((src.get("helm") or {}).get("valueFiles") or ()):
-                    ref, _, rel = str(vf).partition("/")
-                    if ref.startswith("$") and ref[1:] in refs and rel not in facts.files:
-                        add(f"{where}.helm.valueFiles", f"{vf}: no file {rel} in this repository", "application-path")
                 continue
             rev = str(src.get("targetRevision") or "HEAD")
             if rev not in facts.revisions:

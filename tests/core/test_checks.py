@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,7 +30,9 @@ from gitops_tools.core.checks import (
     rendered_images,
     split_image,
 )
-from gitops_tools.core.kustomize import KustImage
+from gitops_tools.core.imageplan import Facts, Target, plan_set, resolve
+from gitops_tools.core.kustomize import KustImage, parse_specs, read_kustomization
+from gitops_tools.core.policy import is_mutable
 
 DIGEST = "sha256:" + "b" * 64
 KFILE = "environments/dev/kustomization.yaml"
@@ -193,11 +196,18 @@ def test_mutable_tags_come_from_the_configuration() -> None:
                 "image 'reg/b:edge' uses the mutable tag 'edge'; pin a version or a digest")]
 
 
-@pytest.mark.xfail(strict=True, reason="check_tags compares tags case-sensitively, while policy.is_mutable (what "
-                                       "image set refuses) ignores case: validate passes a prod running :Latest")
 def test_mutable_tags_are_found_whatever_their_case() -> None:
     assert [f.where for f in check_tags(CONFIG, PROD, [RenderedImage("Pod/p", "a", "reg/a:Latest")])] == [
         "Pod/p container a"]
+
+
+@pytest.mark.parametrize("image", ["reg/a:Latest", "reg/a:MAIN", "reg/a:Edge", "reg/a:edge", "reg/a:1.4.2",
+                                   f"reg/a:Latest@{DIGEST}", "reg/a"])
+@pytest.mark.parametrize("config", [CONFIG, Config(environments=(DEV,), policies=Policies(mutable_tags=("EDGE",)))])
+def test_check_tags_and_image_set_apply_one_rule(image: str, config: Config) -> None:
+    # validate reports exactly the tags (or the missing tag) that image set refuses in a protected environment
+    _, tag, digest = split_image(image)
+    assert bool(check_tags(config, PROD, [RenderedImage("Pod/p", "a", image)])) is is_mutable(config, tag, digest)
 
 
 # --- check_secrets -------------------------------------------------------------------------------------------
@@ -268,12 +278,88 @@ def test_a_values_file_that_does_not_parse() -> None:
 
 
 def test_a_values_key_that_is_missing() -> None:
-    # A missing key reads as None (the message says "holds None").
     assert check_values(VALUES_CONFIG, DEV, [ENTRY], values(f"image:\n  repository: {REC}\n")) == [
         Finding(ERROR, "dev", "values-mismatch", VFILE, "image.tag",
-                "holds None but the kustomization sets aegis/rec to '2.1.0' (tag); run gitops-tools image set "
-                "dev 'aegis/rec=*:2.1.0' to bring it in step"),
+                "is missing but the kustomization sets aegis/rec to '2.1.0' (tag); run gitops-tools image set "
+                "dev 'aegis/rec=*:2.1.0' to add it"),
     ]
+
+
+def test_a_values_key_whose_mapping_is_missing_too_is_added_by_hand() -> None:
+    # image set adds a missing key only to a mapping that exists: the fix says what to write instead
+    assert check_values(VALUES_CONFIG, DEV, [ENTRY], values("other: 1\n")) == [
+        Finding(ERROR, "dev", "values-mismatch", VFILE, key,
+                f"is missing but the kustomization sets aegis/rec to {value!r} ({field}); write {value!r} at {key} by "
+                "hand (image set cannot: not found; keys here: other), or correct the key in gitops-tools.yaml")
+        for key, value, field in (("image.repository", REC, "name"), ("image.tag", "2.1.0", "tag"))
+    ]
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    (f"image:\n  repository: {REC}\n  tag:\n    major: 2\n", "a mapping"),
+    (f"image:\n  repository: {REC}\n  tag: [2, 1, 0]\n", "a list"),
+])
+def test_a_values_key_that_holds_a_mapping_or_a_list(text: str, kind: str) -> None:
+    assert check_values(VALUES_CONFIG, DEV, [ENTRY], values(text)) == [
+        Finding(ERROR, "dev", "values-mismatch", VFILE, "image.tag",
+                f"holds {kind} (not a value) but the kustomization sets aegis/rec to '2.1.0' (tag); write '2.1.0' at "
+                f"image.tag by hand (image set cannot: expected a single value, found {kind}; point the key path at "
+                "the scalar to change), or correct the key in gitops-tools.yaml"),
+    ]
+
+
+@pytest.mark.parametrize(("entry", "spec", "other"), [
+    (KustImage("aegis/rec", REC), "aegis/rec=*:<tag>", "ref"),
+    (KustImage("aegis/rec", REC, None, DIGEST), "aegis/rec=*:<tag>@*", "ref"),
+])
+def test_a_values_key_following_a_tag_the_kustomization_does_not_set(entry: KustImage, spec: str, other: str) -> None:
+    text = f"image:\n  repository: {REC}\n  tag: 2.1.0\n"
+    assert check_values(VALUES_CONFIG, DEV, [entry], values(text)) == [
+        Finding(ERROR, "dev", "values-mismatch", VFILE, "image.tag",
+                f"holds '2.1.0', but the kustomization sets no tag for aegis/rec ({entry.value}), so this key cannot "
+                f"follow it; pin a tag with gitops-tools image set dev '{spec}', or make the key follow another field "
+                f"(field: {other}) in gitops-tools.yaml"),
+    ]
+
+
+@pytest.mark.parametrize(("entry", "spec"), [
+    (KustImage("aegis/rec", REC, "2.1.0"), "aegis/rec=*:*@sha256:<digest>"),
+    (KustImage("aegis/rec", REC), "aegis/rec=*@sha256:<digest>"),
+])
+def test_a_values_key_following_a_digest_the_kustomization_does_not_set(entry: KustImage, spec: str) -> None:
+    config = Config(environments=(DEV,), images=(ImageOptions("aegis/rec", (
+        ValuesLocation("values.yaml", "image.digest", "digest"),)),))
+    assert check_values(config, DEV, [entry], values(f"image:\n  digest: {DIGEST}\n")) == [
+        Finding(ERROR, "dev", "values-mismatch", VFILE, "image.digest",
+                f"holds {DIGEST!r}, but the kustomization sets no digest for aegis/rec ({entry.value}), so this key "
+                f"cannot follow it; pin a digest with gitops-tools image set dev '{spec}', or make the key follow "
+                "another field (field: tag or ref) in gitops-tools.yaml"),
+    ]
+
+
+@pytest.mark.parametrize("entry", [ENTRY, ENTRY._replace(digest=DIGEST)])
+@pytest.mark.parametrize("text", [
+    f"image:\n  repository: {REC}\n  tag: 2.0.9\n",        # drifted
+    f"image:\n  repository: {REC}\n",                      # missing
+    f"image:\n  repository: {REC}\n  tag: ~\n",             # null
+    "image: {}\n",                                          # both missing, in a flow mapping
+    "image:\n  repository: reg/other\n  tag: '2.1.0'\n",    # another repository
+])
+def test_the_image_set_command_check_values_suggests_brings_the_key_in_step(entry: KustImage, text: str) -> None:
+    """Run what the message says (as image set plans it) and check again: nothing left, kustomization unchanged."""
+    kust_text = (f"images:\n  - name: aegis/rec\n    newName: {REC}\n    newTag: 2.1.0\n"
+                 + (f"    digest: {entry.digest}\n" if entry.digest else ""))
+    findings = check_values(VALUES_CONFIG, DEV, [entry], values(text))
+    assert findings
+    specs = {re.search(r"image set dev '([^']+)' to (add it|bring it in step)$", f.message).group(1)  # type: ignore[union-attr]
+             for f in findings}
+    assert len(specs) == 1
+    kust = read_kustomization(kust_text, KFILE)
+    res = resolve(kust, parse_specs(sorted(specs)), configured=True, add=False, scope="dev")
+    plan = plan_set(res, Facts(), config=VALUES_CONFIG, target=Target("dev", "environments/dev", DEV),
+                    action="set-image", allow_downgrade=False, values={"values.yaml": (VFILE, text)})
+    assert set(plan.texts) == {VFILE}  # only the values file changes
+    assert check_values(VALUES_CONFIG, DEV, [entry], values(plan.texts[VFILE][1])) == []
 
 
 def test_an_image_the_kustomization_does_not_set_has_no_values_to_check() -> None:
@@ -295,10 +381,11 @@ def test_values_keys_of_every_field(field: str, text: str, expected: str | None)
         assert findings == []
     else:
         actual = text.split(": ", 1)[1].strip()
+        # the suggested SPEC restates the digest too: `aegis/rec=*:2.1.0` would clear it
         assert findings == [Finding(
             ERROR, "dev", "values-mismatch", VFILE, "ref",
             f"holds {actual!r} but the kustomization sets aegis/rec to {expected!r} ({field}); run gitops-tools "
-            "image set dev 'aegis/rec=*:2.1.0' to bring it in step")]
+            f"image set dev 'aegis/rec=*:2.1.0@{DIGEST}' to bring it in step")]
 
 
 # --- check_applications --------------------------------------------------------------------------------------
@@ -426,10 +513,30 @@ def test_a_path_that_does_not_exist_skips_the_namespace_comparison() -> None:
         "application-path"]
 
 
-@pytest.mark.xfail(strict=True, reason="a $ref is looked up in this repository even when the source that defines "
-                                       "the ref is another repository: a false application-path error")
 def test_helm_value_files_of_a_ref_to_another_repository_are_not_checked_here() -> None:
     chart = src(url="https://charts.example.com", path=None, rev="1.0.0",
                 helm={"valueFiles": ["$cfg/prod/values.yaml"]})
     config_repo = src(url="https://gitlab.com/aegis/other-config.git", path=None, ref="cfg")
     assert findings_of(app(sources=[chart, config_repo])) == []
+
+
+def test_helm_value_files_are_checked_by_the_repository_of_their_ref() -> None:
+    chart = src(url="https://charts.example.com", path=None, rev="1.0.0", helm={"valueFiles": [
+        "$cfg/environments/dev/values.yaml",   # another repository's file that happens to exist here too
+        "$cfg/nowhere.yaml",                   # another repository: not ours to check
+        "$values/environments/prod/values.yaml",  # this repository: does not exist
+    ]})
+    config_repo = src(url="https://gitlab.com/aegis/other-config.git", path=None, ref="cfg")
+    values_source = src(url="https://gitlab.com/aegis/gitops/", path=None, ref="values")
+    assert findings_of(app(sources=[chart, config_repo, values_source])) == [
+        ("application-path", "Application/aegis-dev spec.sources[0].helm.valueFiles",
+         "$values/environments/prod/values.yaml: no file environments/prod/values.yaml in this repository")]
+
+
+def test_helm_value_files_of_a_chart_in_this_repository_through_a_ref_are_checked_too() -> None:
+    chart = src(path="charts/app", helm={"valueFiles": ["$values/environments/qa/values.yaml", "values-qa.yaml"]})
+    facts = FACTS._replace(directories=FACTS.directories | {"charts/app"})
+    findings = check_applications([(AFILE, app(sources=[chart, src(path=None, ref="values")]))], facts, PROJECTS)
+    assert [(f.where, f.message) for f in findings] == [
+        ("Application/aegis-dev spec.sources[0].helm.valueFiles",
+         "$values/environments/qa/values.yaml: no file environments/qa/values.yaml in this repository")]

@@ -115,14 +115,27 @@ def test_running_pipeline(env: dict[str, str], expected: Pipeline | None) -> Non
     assert running_pipeline(env) == expected
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="str.isdigit accepts '²', which int() refuses: running_pipeline raises ValueError (exit 3)")
 def test_running_pipeline_ignores_a_superscript_digit() -> None:
     assert running_pipeline({"CI_PIPELINE_ID": "\u00b2"}) is None
 
 
+@pytest.mark.parametrize("value", [
+    "\u00b2",        # superscript two: isdigit, int() refuses it
+    "\u0663",        # Arabic-Indic three: isdigit, int() reads it as 3
+    "\uff11\uff12",  # fullwidth 12
+    "1\u00b2",
+    "1" * 21,        # longer than GitLab's numbers (and int() refuses more than 4300 digits)
+    "1" * 5000,
+])
+def test_only_ascii_digits_are_a_pipeline_number(value: str) -> None:
+    assert policy.number(value) is None
+    assert running_pipeline({"CI_PIPELINE_ID": value}) is None
+    assert running_pipeline({"CI_PIPELINE_ID": value, "CI_PIPELINE_IID": "7"}) == Pipeline(None, 7, None)
+
+
 def test_number_reads_a_pipeline_number_from_a_trailer() -> None:
     assert [policy.number(v) for v in ("1200", "0", "", None, "12a", "-3")] == [1200, 0, None, None, None, None]
+    assert policy.number("9" * 20) == int("9" * 20)
 
 
 # --- order ---------------------------------------------------------------------------------------------------
