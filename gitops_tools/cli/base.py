@@ -124,9 +124,10 @@ def cli(ctx: click.Context, verbose: int, output: str, repo_dir: Path | None) ->
 
 
 def table(rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    # one write: ten thousand history lines through click.echo one by one cost more than reading them
-    click.echo("\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows))
+    widths = [max(map(len, column)) for column in zip(*rows)]
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
+    # one format and one write: ten thousand history lines through click.echo one by one cost more than reading
+    click.echo("\n".join(line.format(*r).rstrip() for r in rows))
 
 
 def short(value: str | None) -> str:

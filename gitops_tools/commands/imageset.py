@@ -21,7 +21,7 @@ from gitops_tools.commands.workspace import Target, Workspace, resolve_target
 from gitops_tools.commands.writer import Applied, FileEdit, Landed, Runtime, WriteOptions, land
 from gitops_tools.core import imageplan, policy
 from gitops_tools.core.changes import Change, ImageUpdate
-from gitops_tools.core.history import who_set
+from gitops_tools.core.history import number, who_set
 from gitops_tools.core.kustomize import ImageSpec, Kustomization, parse_specs, read_kustomization
 from gitops_tools.core.policy import Pipeline
 from gitops_tools.core.reference import ImageRef
@@ -230,7 +230,7 @@ def _pipeline_that_set(ws: Workspace, target: Target, file: str, image: str,
         if found is not None:
             if found.pipeline_id is None and found.pipeline_iid is None:
                 return None, f"the commit that set it ({found.commit[:12]}) records no pipeline"
-            return Pipeline(policy.number(found.pipeline_id), policy.number(found.pipeline_iid), found.source_project), ""
+            return Pipeline(number(found.pipeline_id), number(found.pipeline_iid), found.source_project), ""
     return None, "no commit in history says which pipeline set it"
 
 

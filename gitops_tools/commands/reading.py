@@ -6,16 +6,19 @@ decides.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitops_tools.commands.workspace import Workspace, open_workspace
-from gitops_tools.core.envstate import EnvImages, read_env_images
 from gitops_tools.core.records import CommitRecord
 from gitops_tools.errors import GitopsError
 from gitops_tools.files import find_kustomization, read_text
 from gitops_tools.git.auth import from_environment
 from gitops_tools.git.repo import Git
+
+if TYPE_CHECKING:
+    from gitops_tools.core.envstate import EnvImages
 
 
 def repository(cwd: Path, repo_dir: Path | None, verbose: bool = False) -> Workspace:
@@ -32,6 +35,10 @@ def repository(cwd: Path, repo_dir: Path | None, verbose: bool = False) -> Works
 
 def env_images(ws: Workspace, name: str) -> EnvImages:
     """The ``images:`` entries of environment ``name`` as the tree of ``ws`` holds them."""
+    from gitops_tools.core.envstate import (
+        read_env_images,  # with the YAML parser: not for history
+    )
+
     env = ws.config.environment(name)
     assert ws.root is not None
     kfile = find_kustomization(ws.root / env.path, env.path)
@@ -51,7 +58,12 @@ def git_of(ws: Workspace) -> Git:
 def history(ws: Workspace, paths: Sequence[str], since: str | None = None) -> list[CommitRecord]:
     """The commits that touched ``paths``, newest first, with their files (one ``git log``); a shallow clone
     fetches the rest of its history first."""
+    return list(stream_history(ws, paths, since))
+
+
+def stream_history(ws: Workspace, paths: Sequence[str], since: str | None = None) -> Iterator[CommitRecord]:
+    """:func:`history`, commit by commit as git writes them."""
     git = git_of(ws)
     if git.is_shallow():
         git.network_step("fetch", "--quiet", "--unshallow")
-    return git.log(paths=paths, since=since)
+    return git.iter_log(paths=paths, since=since)

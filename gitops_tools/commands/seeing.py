@@ -5,14 +5,19 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gitops_tools.commands.reading import env_images, history as read_history, repository
-from gitops_tools.core.envstate import Difference, Matrix, differences, matrix
+from gitops_tools.commands.reading import env_images, repository, stream_history
 from gitops_tools.core.history import Event, events, since_argument
 from gitops_tools.errors import GitopsError
 
+if TYPE_CHECKING:  # status and diff parse kustomizations; history reads commits only and loads no YAML parser
+    from gitops_tools.core.envstate import Difference, Matrix
+
 
 def status(cwd: Path, repo_dir: Path | None, images: Sequence[str] = ()) -> Matrix:
+    from gitops_tools.core.envstate import matrix
+
     ws = repository(cwd, repo_dir)
     states = [env_images(ws, e.name) for e in ws.config.environments]
     known = sorted({name for s in states for name in s.images})
@@ -23,6 +28,8 @@ def status(cwd: Path, repo_dir: Path | None, images: Sequence[str] = ()) -> Matr
 
 
 def diff(cwd: Path, repo_dir: Path | None, a: str, b: str, images: Sequence[str] = ()) -> tuple[Difference, ...]:
+    from gitops_tools.core.envstate import differences
+
     ws = repository(cwd, repo_dir)
     return differences(env_images(ws, a), env_images(ws, b), images)
 
@@ -34,4 +41,4 @@ def history(cwd: Path, repo_dir: Path | None, env: str | None, image: str | None
     if env is not None:
         ws.config.environment(env)
     paths = {e.name: e.path for e in ws.config.environments}
-    return events(read_history(ws, sorted(paths.values()), when), paths, env, image)
+    return events(stream_history(ws, sorted(paths.values()), when), paths, env, image)

@@ -12,18 +12,26 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from gitops_tools.core.policy import number
 from gitops_tools.core.records import CommitRecord
 from gitops_tools.errors import UsageError
 
-_CHANGE = re.compile(r"^Gitops-Change:\s*(\S+)\s+(\S+)\s+(.+?)\s+->\s+(.+?)\s*$")
+# env image old -> new: none of them has a blank (commit_message refuses one), which keeps the match linear
+_CHANGE = re.compile(r"^Gitops-Change:\s*(\S+)\s+(\S+)\s+(\S+)\s+->\s+(\S+)\s*$")
 # A trailer line as git writes one: a token, a colon, its value on the same line (no control characters).
-_TRAILER = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]*):[ \t]*([^\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]*?)[ \t]*")
+_TRAILER = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]*):[ \t]*([^\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]*)")
 # What `git cherry-pick -x` appends to a trailer block.
 _CHERRY_PICKED = re.compile(r"\(cherry picked from commit [0-9a-f]{7,64}\)")
+
+_NUMBER = re.compile(r"[0-9]{1,20}")
+
+
+def number(value: str | None) -> int | None:
+    """A pipeline number from a CI variable or trailer: 1 to 20 ASCII digits, as GitLab writes them (``str.isdigit``
+    also takes ``²`` or ``٣``, which ``int`` then refuses or reads); None when it is not one."""
+    return int(value) if value and _NUMBER.fullmatch(value) else None
 
 
 class Event(NamedTuple):
@@ -92,7 +100,7 @@ def _trailer_block(paragraph: Sequence[str]) -> list[tuple[str, str, str]] | Non
         m = _TRAILER.fullmatch(line)
         if m:
             if m.group(1).startswith("Gitops-"):
-                found.append((m.group(1), m.group(2), line))
+                found.append((m.group(1), m.group(2).rstrip(" \t"), line))
         elif not _CHERRY_PICKED.fullmatch(line):
             return None
     return found or None
@@ -136,7 +144,7 @@ def _inside(file: str, path: str) -> bool:
     return not path or path == "." or file == path or file.startswith(path.rstrip("/") + "/")
 
 
-def events(commits: Sequence[CommitRecord], env_paths: Mapping[str, str], env: str | None = None,
+def events(commits: Iterable[CommitRecord], env_paths: Mapping[str, str], env: str | None = None,
            image: str | None = None) -> list[Event]:
     """Every change recorded in ``commits`` (newest first, as git log gives them), filtered by env and image.
 
@@ -149,27 +157,43 @@ def events(commits: Sequence[CommitRecord], env_paths: Mapping[str, str], env: s
     commits report no ``manual`` events (the commits they merge carry the trailers, or are manual themselves).
     """
     out: list[Event] = []
+    append = out.append  # ten thousand commits are read at once: the loop stays lean
     for c in commits:
         author = f"{c.author} <{c.email}>"
-        covered: set[str] = set()  # the directories that believed trailers speak for
-        for b in _blocks(c.message):
-            for e, img, old, new in b.changes:
-                if not c.touches(env_paths.get(e, e)):
-                    continue  # a trailer about a place this commit did not change: not believed
-                covered.add(env_paths.get(e, e))
-                if (env is None or e == env) and (image is None or img == image):
-                    out.append(Event(c.date, e, img, _none(old), _none(new), b.action, author, b.pipeline,
+        files = c.files
+        covered: list[str] = []  # the directories that believed trailers speak for
+        if "Gitops-" in c.message:
+            for b in _blocks(c.message):
+                for e, img, old, new in b.changes:
+                    where = env_paths.get(e, e)
+                    if not _touched(files, where):
+                        continue  # a trailer about a place this commit did not change: not believed
+                    covered.append(where)
+                    if (env is None or e == env) and (image is None or img == image):
+                        append(Event(c.date, e, img, _none(old), _none(new), b.action, author, b.pipeline,
                                      b.source, c.sha, b.pipeline_id, b.pipeline_iid, b.project))
-        if len(c.parents) > 1:
+        if len(c.parents) > 1 or image is not None:
             continue
         # An environment where the commit changed a file that no believed trailer speaks for (by its environment's
         # or overlay's directory) was changed by hand, even when the message has trailers about other places.
-        uncovered = [f for f in c.files if not any(_inside(f, d) for d in covered)]
-        touched = sorted(name for name, path in env_paths.items() if any(_inside(f, path) for f in uncovered))
-        for e in touched:
-            if (env is None or e == env) and image is None:
-                out.append(Event(c.date, e, None, None, None, "manual", author, None, None, c.sha))
+        uncovered = [f for f in files if not any(_inside(f, d) for d in covered)] if covered else files
+        if not uncovered:
+            continue
+        for e in sorted(name for name, path in env_paths.items() if _touched(uncovered, path)):
+            if env is None or e == env:
+                append(Event(c.date, e, None, None, None, "manual", author, None, None, c.sha))
     return out
+
+
+def _touched(files: Sequence[str], path: str) -> bool:
+    """True when one of ``files`` is ``path`` or below it (as :meth:`CommitRecord.touches` decides)."""
+    if not path or path == ".":
+        return True
+    prefix = path.rstrip("/") + "/"
+    for f in files:
+        if f == path or f.startswith(prefix):
+            return True
+    return False
 
 
 _RELATIVE = re.compile(

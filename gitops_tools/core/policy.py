@@ -5,13 +5,13 @@ Pure: values in, a refusal (message) or nothing out.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
 import semver
 
 from gitops_tools.config import Config, Environment
+from gitops_tools.core.history import number
 from gitops_tools.core.kustomize import KustImage
 from gitops_tools.errors import PolicyError
 
@@ -48,13 +48,6 @@ class Pipeline(NamedTuple):
         return f"pipeline #{self.iid} of {self.project or 'its project'}"
 
 
-_NUMBER = re.compile(r"[0-9]{1,20}")
-
-
-def number(value: str | None) -> int | None:
-    """A pipeline number from a CI variable or trailer: 1 to 20 ASCII digits, as GitLab writes them (``str.isdigit``
-    also takes ``²`` or ``٣``, which ``int`` then refuses or reads); None when it is not one."""
-    return int(value) if value and _NUMBER.fullmatch(value) else None
 
 
 def running_pipeline(env: Mapping[str, str]) -> Pipeline | None:

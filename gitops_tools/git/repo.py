@@ -253,7 +253,10 @@ class Git:
             return None
 
     def is_shallow(self) -> bool:
-        return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
+        """A shallow clone keeps the list of its boundary commits in ``.git/shallow``: read without a process."""
+        from gitops_tools.git.refs import git_dir
+
+        return (git_dir(self.root) / "shallow").is_file()
 
     def toplevel(self) -> tuple[Path, bool, str | None]:
         """(root of the working tree, shallow?, branch or None when detached): one process for three answers."""
@@ -292,9 +295,15 @@ class Git:
             files: bool = True) -> list[CommitRecord]:
         """Commits of ``revs`` (default HEAD) touching ``paths``, newest first: one ``git log``, with the files
         of each commit when ``files`` (which makes git compare trees: leave it out when no file is asked)."""
+        return list(self.iter_log(*revs, paths=paths, since=since, max_count=max_count, files=files))
+
+    def iter_log(self, *revs: str, paths: Sequence[str] = (), since: str | None = None,
+                 max_count: int | None = None, files: bool = True) -> Iterator[CommitRecord]:
+        """:meth:`log`, record by record as git writes them (GitPython's ``as_process``): ten thousand commits
+        are parsed and read while git is still walking the history, not after it."""
         args = ["-c", "core.quotePath=false", "log", f"--format={_LOG_FORMAT}"]
-        if files:
-            args.append("--name-only")
+        if files:  # a rename is its two paths: both count as touched, and git need not look for renames
+            args += ["--name-only", "--no-renames"]
         if since:
             args.append(f"--since={since}")
         if max_count is not None:
@@ -302,7 +311,33 @@ class Git:
         args += list(revs) or ["HEAD"]
         if paths:
             args += ["--", *paths]
-        return parse_log(self.run(*args))
+        if self.verbose:
+            self.echo("$ " + self._shown(args))
+        import codecs
+
+        gitpython = _gitpython()
+        proc = self._git.execute(["git", *args], env=self.env, as_process=True)
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        pending = ""
+        try:
+            while chunk := proc.stdout.read1(1 << 16):
+                pending += decoder.decode(chunk)
+                *done, pending = pending.split(_RECORD)
+                for record in done:
+                    parsed = _record(record)
+                    if parsed is not None:
+                        yield parsed
+            pending += decoder.decode(b"", final=True)
+            parsed = _record(pending)
+            if parsed is not None:
+                yield parsed
+            proc.wait()
+        except gitpython.exc.GitCommandError as err:
+            stderr = mask(_raw_stderr(err).strip(), self.secrets)
+            raise GitopsError(f"`{self._shown(args)}` failed (exit {err.status}): {stderr or 'no message'}",
+                              fix="see git's message above; run with -v to see every git command") from None
+        finally:
+            proc.stdout.close()
 
     def show(self, rev: str, path: str) -> str | None:
         """The text of ``path`` at ``rev`` (None when it is not there), from one persistent ``cat-file --batch``
@@ -401,15 +436,16 @@ class Git:
 
 def parse_log(output: str) -> list[CommitRecord]:
     """The records of ``git log --format=<_LOG_FORMAT> [--name-only]`` output."""
-    commits = []
-    for record in output.split(_RECORD)[1:]:
-        fields = record.split(_FIELD)
-        if len(fields) < 7:
-            continue
-        sha, parents, date, author, email, body, rest = fields[:7]
-        files = tuple(line for line in rest.splitlines() if line.strip())
-        commits.append(CommitRecord(sha, body, files, tuple(parents.split()), date, author, email))
-    return commits
+    return [r for r in map(_record, output.split(_RECORD)[1:]) if r is not None]
+
+
+def _record(text: str) -> CommitRecord | None:
+    fields = text.split(_FIELD)
+    if len(fields) < 7:
+        return None
+    sha, parents, date, author, email, body, rest = fields[:7]
+    files = tuple(line for line in rest.splitlines() if line.strip())
+    return CommitRecord(sha, body, files, tuple(parents.split()), date, author, email)
 
 
 def _quote(arg: str) -> str:
