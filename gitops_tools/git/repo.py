@@ -21,34 +21,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitops_tools.core.records import CommitRecord
+from gitops_tools.git.output import LOG_FORMAT, RECORD, mask, quote, raw_stderr, record
 from gitops_tools.errors import EXIT_ERROR, EXIT_TEMPFAIL, GitopsError, TemporaryError
 from gitops_tools.git.refusals import FINAL, classify_push_error, is_auth_failure, rejection_reason
 
 if TYPE_CHECKING:
     from gitops_tools.git.auth import Credentials
-
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
-
-# git log --format=<_LOG_FORMAT> [--name-only]: one record per commit, fields split by control characters
-_RECORD, _FIELD = "\x1e", "\x1f"
-_LOG_FORMAT = "%x1e%H%x1f%P%x1f%aI%x1f%an%x1f%ae%x1f%B%x1f"
-
-
-def mask(text: str, secrets: Sequence[str] = ()) -> str:
-    """Hide credentials in URLs (``https://user:token@host`` → ``https://***@host``) and known secret values."""
-    out = _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
-    for secret in secrets:
-        if secret:
-            out = out.replace(secret, "***")
-    return out
-
 
 def _stderr_echo(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
@@ -79,15 +63,6 @@ def _gitpython() -> Any:
     import git  # GitPython: about 50 ms, paid only by runs that use git
 
     return git
-
-
-def _raw_stderr(err: Any) -> str:
-    """GitPython wraps stderr as ``"\\n  stderr: '…'"``: git's own words back."""
-    text = str(err.stderr or "")
-    prefix = "\n  stderr: '"
-    if text.startswith(prefix) and text.endswith("'"):
-        text = text[len(prefix):-1]
-    return text
 
 
 class _Progress:
@@ -147,7 +122,7 @@ class Git:
 
     def _shown(self, args: Sequence[str]) -> str:
         """The command as echoed and in messages: secrets masked, a message file named by its role."""
-        shown = mask(" ".join(_quote(a) for a in ["git", *args]), self.secrets)
+        shown = mask(" ".join(quote(a) for a in ["git", *args]), self.secrets)
         return shown.replace(self._message, "<message>") if self._message else shown
 
     def _execute(self, args: Sequence[str], env: Mapping[str, str] | None = None, *, progress: bool = False) -> str:
@@ -162,7 +137,7 @@ class Git:
         except gitpython.exc.GitCommandNotFound as err:
             raise _Failed(127, f"cannot run git: {err}") from None
         except gitpython.exc.GitCommandError as err:
-            raise _Failed(int(err.status) if isinstance(err.status, int) else 1, _raw_stderr(err)) from None
+            raise _Failed(int(err.status) if isinstance(err.status, int) else 1, raw_stderr(err)) from None
         except OSError as err:  # the directory vanished
             raise _Failed(127, f"cannot run git: {err.strerror or err}") from None
         return str(out)
@@ -178,7 +153,7 @@ class Git:
             handle_process_output(proc, None, handler.new_message_handler(), finalize_process, decode_streams=False)
         except _gitpython().exc.GitCommandError as err:
             # the progress handler read stderr: git's own words are the lines it did not take for progress
-            words = "\n".join([*handler.error_lines, *handler.other_lines]) or _raw_stderr(err)
+            words = "\n".join([*handler.error_lines, *handler.other_lines]) or raw_stderr(err)
             raise _Failed(int(err.status) if isinstance(err.status, int) else 1, words) from None
         return ""
 
@@ -301,7 +276,7 @@ class Git:
                  max_count: int | None = None, files: bool = True) -> Iterator[CommitRecord]:
         """:meth:`log`, record by record as git writes them (GitPython's ``as_process``): ten thousand commits
         are parsed and read while git is still walking the history, not after it."""
-        args = ["-c", "core.quotePath=false", "log", f"--format={_LOG_FORMAT}"]
+        args = ["-c", "core.quotePath=false", "log", f"--format={LOG_FORMAT}"]
         if files:  # a rename is its two paths: both count as touched, and git need not look for renames
             args += ["--name-only", "--no-renames"]
         if since:
@@ -322,18 +297,18 @@ class Git:
         try:
             while chunk := proc.stdout.read1(1 << 16):
                 pending += decoder.decode(chunk)
-                *done, pending = pending.split(_RECORD)
-                for record in done:
-                    parsed = _record(record)
+                *done, pending = pending.split(RECORD)
+                for text in done:
+                    parsed = record(text)
                     if parsed is not None:
                         yield parsed
             pending += decoder.decode(b"", final=True)
-            parsed = _record(pending)
+            parsed = record(pending)
             if parsed is not None:
                 yield parsed
             proc.wait()
         except gitpython.exc.GitCommandError as err:
-            stderr = mask(_raw_stderr(err).strip(), self.secrets)
+            stderr = mask(raw_stderr(err).strip(), self.secrets)
             raise GitopsError(f"`{self._shown(args)}` failed (exit {err.status}): {stderr or 'no message'}",
                               fix="see git's message above; run with -v to see every git command") from None
         finally:
@@ -434,19 +409,3 @@ class Git:
             os.unlink(name)
 
 
-def parse_log(output: str) -> list[CommitRecord]:
-    """The records of ``git log --format=<_LOG_FORMAT> [--name-only]`` output."""
-    return [r for r in map(_record, output.split(_RECORD)[1:]) if r is not None]
-
-
-def _record(text: str) -> CommitRecord | None:
-    fields = text.split(_FIELD)
-    if len(fields) < 7:
-        return None
-    sha, parents, date, author, email, body, rest = fields[:7]
-    files = tuple(line for line in rest.splitlines() if line.strip())
-    return CommitRecord(sha, body, files, tuple(parents.split()), date, author, email)
-
-
-def _quote(arg: str) -> str:
-    return arg if arg and re.fullmatch(r"[\w@%+=:,./-]+", arg) else "'" + arg.replace("'", "'\\''") + "'"
