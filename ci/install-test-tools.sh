@@ -6,6 +6,11 @@
 #   gitlab-ci-local 4.60.1  (npm, as pinned by ci/gitlab-ci-local/package-lock.json) runs the .gitlab-ci.yml
 #                           jobs of the pipeline tests for real
 #   git, python3-venv       (Debian) only when missing: a bare Debian with python3 has neither
+#   prometheus-pushgateway  (Debian) the real Pushgateway that the `metrics` tests push to (started by the tests on
+#                           a loopback port of their own)
+#   prometheus              (Debian) for `promtool check metrics`; both without recommended packages (the node
+#                           exporter and its timers). Where services start on install (a machine with systemd and
+#                           no policy-rc.d), Debian starts both on their usual ports; the tests use ports of their own
 #   a git identity          only when the machine has none (the tests set their own per repository)
 # Used by .ci/run and by the `test` job of .gitlab-ci.yml, so that both run the tests with the same tools.
 # Idempotent and quiet: on a machine that has everything it changes nothing and prints nothing.
@@ -38,10 +43,18 @@ command -v rsync >/dev/null 2>&1 || packages+=(rsync)
 $gitlab_ci_local_ok || command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 # `python3 -m venv` needs ensurepip, which Debian ships in python3-venv (the python:3.12 image has it built in).
 python3 -c 'import ensurepip' >/dev/null 2>&1 || packages+=(python3-venv)
-if [ "${#packages[@]}" -gt 0 ]; then
-  echo "install-test-tools: apt-get install ${packages[*]}"
+lean=()  # installed without their recommended packages
+command -v prometheus-pushgateway >/dev/null 2>&1 || lean+=(prometheus-pushgateway)
+command -v promtool >/dev/null 2>&1 || lean+=(prometheus)
+if [ "${#packages[@]}" -gt 0 ] || [ "${#lean[@]}" -gt 0 ]; then
+  echo "install-test-tools: apt-get install ${packages[*]}${packages[*]:+ }${lean[*]}"
   quietly as_root apt-get update -qq
-  quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}"
+  if [ "${#packages[@]}" -gt 0 ]; then
+    quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}"
+  fi
+  if [ "${#lean[@]}" -gt 0 ]; then
+    quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${lean[@]}"
+  fi
   hash -r
 fi
 

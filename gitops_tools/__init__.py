@@ -30,6 +30,7 @@ __all__ = [
     "InvalidReference",
     "Library",
     "Matrix",
+    "MetricsResult",
     "PolicyError",
     "PromoteResult",
     "ReleaseResult",
@@ -53,6 +54,7 @@ _WHERE = {
     "RollbackResult": "gitops_tools.commands.rollback",
     "ReleaseResult": "gitops_tools.commands.release",
     "ValidateResult": "gitops_tools.commands.validate",
+    "MetricsResult": "gitops_tools.commands.metrics",
     "Matrix": "gitops_tools.core.envstate",
     "Difference": "gitops_tools.core.envstate",
     "Event": "gitops_tools.core.history",
@@ -66,6 +68,7 @@ _WHERE = {
 if TYPE_CHECKING:
     from gitops_tools.api import Library, Repository
     from gitops_tools.commands.imageset import SetResult
+    from gitops_tools.commands.metrics import MetricsResult
     from gitops_tools.commands.promote import PromoteResult
     from gitops_tools.commands.release import ReleaseResult
     from gitops_tools.commands.rollback import RollbackResult

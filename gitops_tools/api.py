@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gitops_tools.commands.imageset import SetResult
+    from gitops_tools.commands.metrics import MetricsResult
     from gitops_tools.commands.promote import PromoteResult
     from gitops_tools.commands.release import ReleaseResult
     from gitops_tools.commands.rollback import RollbackResult
@@ -39,6 +40,11 @@ class Repository:
     edited, not committed). With ``url`` every change is made in a fresh shallow clone of that repository,
     committed and pushed (retried on fresh remote state), and the clone removed. ``push`` also pushes the
     commits made in a checkout. ``env`` stands for the process environment (CI variables, tokens).
+
+    A change that was pushed is announced to the ``notify`` targets of ``gitops-tools.yaml``
+    (docs/notifications.md); the results of :meth:`set_images`, :meth:`promote` and :meth:`rollback` say what
+    became of each in ``notifications``. A failed notification never undoes the change and raises nothing: a
+    result whose ``notifications`` has one with ``failed_required`` is what the CLI exits 75 for.
     """
 
     path: Path | None = None
@@ -90,14 +96,14 @@ class Repository:
         from gitops_tools.commands.promote import promote
 
         return promote(self.cwd, self.path, source, target, images, force, min_age, self._write(dry_run, commit),
-                       now)
+                       now, self.env)
 
     def rollback(self, env: str, *, to: str | None = None, images: Sequence[str] = (), dry_run: bool = False,
                  commit: bool = True) -> RollbackResult:
         """ENV's images as they were at ``to`` (default: before its last change), as a new commit."""
         from gitops_tools.commands.rollback import rollback
 
-        return rollback(self.cwd, self.path, env, to, images, self._write(dry_run, commit))
+        return rollback(self.cwd, self.path, env, to, images, self._write(dry_run, commit), self.env)
 
     # --- seeing -------------------------------------------------------------------------------------------
 
@@ -120,6 +126,22 @@ class Repository:
 
         return history(self.cwd, self.path, env, image, since, self.verbose, now)
 
+    def metrics(self, envs: Sequence[str] = (), *, since: str | None = None, until: str | None = None,
+                now: datetime.datetime | None = None, repository: str | None = None, pushgateway: str | None = None,
+                job: str = "gitops-tools", timeout: float = 10.0) -> MetricsResult:
+        """The delivery measures of ``envs`` (default: all), per environment and image, from the history the tool
+        wrote: deployment frequency, lead time for changes, change failure rate, time to restore (and the time
+        from the first environment to the last), over the window ``since`` .. ``until`` (what ``history --since``
+        takes; default: the oldest change read .. ``now``, the clock, default the time of the call);
+        ``repository`` is the label of every series (default ``CI_PROJECT_PATH``, else the checkout's directory
+        name). With
+        ``pushgateway`` (a base URL) each environment's measures are pushed to that Prometheus Pushgateway as the
+        group ``job``/``repository``/``environment``."""
+        from gitops_tools.commands.metrics import metrics
+
+        return metrics(self.cwd, self.path, envs, since, until, now, repository, pushgateway, job, timeout,
+                       self.env, self.verbose)
+
     def validate(self, envs: Sequence[str] = ()) -> ValidateResult:
         """Render every environment (or ``envs``) with ``kubectl kustomize`` and report what kustomize accepts
         silently; its ``errors`` count is what fails a pipeline."""
@@ -133,7 +155,8 @@ class Library:
     """A Python library (its ``pyproject.toml``) released from its Conventional Commits.
 
     ``path`` is the library's directory (in a monorepo, below the repository root); with ``url`` the release is
-    made in a fresh clone of that repository, where ``path`` is relative to its root.
+    made in a fresh clone of that repository, where ``path`` is relative to its root. A pushed release is
+    announced to the library's ``[[tool.gitops-tools.release.notify]]`` targets (the result's ``notifications``).
     """
 
     path: Path = Path(".")

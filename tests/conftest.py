@@ -31,7 +31,8 @@ def _isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("GIT_TEMPLATE_DIR", "")
     for var in ("GITOPS_OUTPUT", "GITOPS_DRY_RUN", "GITOPS_REPO_DIR", "GITOPS_VERBOSE", "GITOPS_NO_COMMIT",
                 "GITOPS_ALLOW_DOWNGRADE", "GITOPS_TOKEN", "CI_JOB_TOKEN", "CI_COMMIT_BRANCH", "GITLAB_USER_NAME",
-                "GITLAB_USER_EMAIL", "CI_COMMIT_SHA", "CI_PIPELINE_URL", "CI_PROJECT_PATH"):
+                "GITLAB_USER_EMAIL", "CI_COMMIT_SHA", "CI_PIPELINE_URL", "CI_PROJECT_PATH", "CI_COMMIT_TIMESTAMP",
+                "CI_PIPELINE_ID", "CI_PIPELINE_IID", "CI"):
         monkeypatch.delenv(var, raising=False)
 
 

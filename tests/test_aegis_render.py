@@ -50,7 +50,7 @@ def test_environment_has_the_whole_platform(env: str) -> None:
     assert found["ServiceAccount"] >= {"api", "recommendation", "external-secrets-sa"}
     assert found["ServiceMonitor"] == {"api", "recommendation"}
     assert len(found["PrometheusRule"]) == 1
-    assert found["ConfigMap"] == {"app-config"}
+    assert found["ConfigMap"] == {"app-config", "gitops-delivery-dashboard"}
     assert found["SecretStore"] == {"vault-backend"}
     assert found["ExternalSecret"] == {"app-secrets"}
 
@@ -104,6 +104,11 @@ def test_prod_is_bigger_than_dev() -> None:
 
 def test_applications_and_project() -> None:
     objects = render("applications")
+    # the project, an Application per environment, and Argo CD's notifications (tests/test_argocd_notifications.py)
+    assert len(objects) == 8
+    assert sorted(o["kind"] for o in objects) == ["AppProject", "Application", "Application", "Application",
+                                                  "ConfigMap", "ExternalSecret", "SecretStore", "ServiceAccount"]
+    assert {o["metadata"]["namespace"] for o in objects} == {"argocd"}
     apps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Application"}
     assert set(apps) == {"aegis-dev", "aegis-staging", "aegis-prod"}
     for env in ENVS:

@@ -52,7 +52,7 @@ def test_validate_job_passes_on_this_repository(checkout: Path) -> None:
     r = gitlab_ci_local(checkout, "validate")
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-3000:]
-    assert "rendered: dev (22 objects), staging (22 objects), prod (22 objects)" in out
+    assert "rendered: dev (23 objects), staging (23 objects), prod (23 objects)" in out
     assert "0 error(s), 0 warning(s)" in out
     assert "PASS" in out and "validate" in out
     assert sorted(p.name for p in (checkout / ".gitlab-ci-local/artifacts/validate/rendered").iterdir()) == [
@@ -348,9 +348,10 @@ def test_ci_run_and_the_test_job_install_the_same_tools_then_run_the_readme_comm
 
 
 def test_install_test_tools_changes_nothing_where_everything_is_installed(tmp_path: Path) -> None:
-    """Idempotent and quiet: with git, rsync, gitlab-ci-local 4.60.1 and a git identity present, it installs
-    nothing (no apt-get, no npm: no network), prints nothing and leaves the git identity alone."""
-    tools = tool_or_skip("gitlab-ci-local", "rsync", install=INSTALL)
+    """Idempotent and quiet: with git, rsync, gitlab-ci-local 4.60.1, the Pushgateway, promtool and a git identity
+    present, it installs nothing (no apt-get, no npm: no network), prints nothing and leaves the git identity
+    alone."""
+    tools = tool_or_skip("gitlab-ci-local", "rsync", "promtool", "prometheus-pushgateway", install=INSTALL)
     version = subprocess.run([tools["gitlab-ci-local"], "--version"], capture_output=True, text=True).stdout.strip()
     if version != "4.60.1" or subprocess.run(["python3", "-c", "import ensurepip"]).returncode:
         pytest.skip(f"gitlab-ci-local {version} (not 4.60.1) or no ensurepip: the script would install from the "

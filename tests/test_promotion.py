@@ -132,7 +132,7 @@ def event(env: str | None, image: str | None, old: str | None, new: str | None, 
     """A history event as JSON has it, without its time."""
     return {"env": env, "image": image, "old": old, "new": new, "action": action, "author": author,
             "pipeline": pipeline, "source_commit": source, "commit": commit, "pipeline_id": None,
-            "pipeline_iid": None, "source_project": None}
+            "pipeline_iid": None, "source_project": None, "source_time": None}
 
 
 def history_json(repo: Path, *args: str) -> list[dict[str, object]]:

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import ROOT, git, kubectl
 
 CONTENT = ("base", "environments", "applications", "gitops-tools.yaml")
-CLEAN = "rendered: dev (22 objects), staging (22 objects), prod (22 objects)\n"
+CLEAN = "rendered: dev (23 objects), staging (23 objects), prod (23 objects)\n"
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_mutable_tag_fails_in_protected_prod_and_warns_in_dev(repo: Path) -> Non
     r = validate(repo, "prod")
     assert r.returncode == 1
     assert r.stdout == (
-        "rendered: prod (22 objects)\n"
+        "rendered: prod (23 objects)\n"
         "error  prod  mutable-tag  Deployment/api container api  image 'registry.gitlab.com/aegis/app/api:main' "
         "uses the mutable tag 'main' in a protected environment; pin a version or a digest\n"
         "1 error(s), 0 warning(s)\n"
@@ -94,7 +94,7 @@ def test_missing_tag_fails_in_protected_prod(repo: Path) -> None:
     r = validate(repo, "prod")
     assert r.returncode == 1
     assert r.stdout == (
-        "rendered: prod (22 objects)\n"
+        "rendered: prod (23 objects)\n"
         "error  prod  mutable-tag  Deployment/api container api  image 'registry.gitlab.com/aegis/app/api' "
         "has no tag (it means latest) in a protected environment; pin a version or a digest\n"
         "1 error(s), 0 warning(s)\n"
@@ -115,6 +115,30 @@ def test_plaintext_secret(repo: Path) -> None:
         "1 error(s), 0 warning(s)",
     ]
     assert "hunter2" not in r.stdout + r.stderr
+
+
+def test_plaintext_secret_rendered_from_applications(repo: Path) -> None:
+    """What the app-of-apps root applies from applications/ (into argocd) is checked like an environment's render."""
+    (repo / "applications/leaked.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: leaked\n  namespace: argocd\ndata:\n  token: aHVudGVyMg==\n"
+    )
+    edit(repo / "applications/kustomization.yaml", "  - project.yaml\n", "  - project.yaml\n  - leaked.yaml\n")
+    r = validate(repo)
+    assert r.returncode == 1
+    assert r.stdout.splitlines()[1:] == [
+        "error  -  plaintext-secret  applications/leaked.yaml Secret/leaked  a Secret with data (token) is rendered "
+        "from git; store it in Vault and read it with an ExternalSecret",
+        "1 error(s), 0 warning(s)",
+    ]
+
+
+def test_applications_that_do_not_render(repo: Path) -> None:
+    edit(repo / "applications/kustomization.yaml", "  - project.yaml\n", "  - project.yaml\n  - missing.yaml\n")
+    r = validate(repo, "-o", "json")
+    assert r.returncode == 1
+    [finding] = json.loads(r.stdout)["findings"]
+    assert (finding["check"], finding["env"], finding["where"]) == ("render-failed", None, "applications")
+    assert "missing.yaml" in finding["message"]
 
 
 def test_values_out_of_step_with_the_kustomization(repo: Path) -> None:
@@ -200,7 +224,7 @@ def test_json_output_of_a_clean_run(repo: Path) -> None:
     data = json.loads(r.stdout)
     assert data == {
         "ok": True, "errors": 0, "warnings": 0, "findings": [],
-        "environments": [{"name": e, "path": f"environments/{e}", "rendered": True, "objects": 22}
+        "environments": [{"name": e, "path": f"environments/{e}", "rendered": True, "objects": 23}
                          for e in ("dev", "staging", "prod")],
     }
 

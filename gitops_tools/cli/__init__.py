@@ -12,6 +12,7 @@ from typing import NoReturn
 import click
 
 from gitops_tools.cli import images, moving, releasing, seeing  # noqa: F401 - they register the commands
+from gitops_tools.cli import metrics  # noqa: F401 - registers `metrics`
 from gitops_tools.cli.base import STATE, cli, report
 from gitops_tools.errors import (
     EXIT_INTERRUPTED,

@@ -174,6 +174,21 @@ def landed_lines(landed: Any, dry_run: bool, env: str) -> None:
         click.echo(f"pushed {landed.merge_request} and asked GitLab for a merge request ({env} is protected)")
 
 
+def notified(notifications: Sequence[Any], output: str) -> None:
+    """After the result: each notification sent (text output), each one that was not as a warning on stderr, or
+    an error for a required target, which exits 75 (the change stays landed; the JSON result says the same)."""
+    from gitops_tools.errors import EXIT_TEMPFAIL
+
+    for n in notifications:
+        if n.sent:
+            if output != "json":
+                click.echo(f"notified {n.kind} ${n.url_env}")
+        else:
+            click.echo(f"{'error' if n.required else 'warning'}: {n.message}", err=True)
+    if any(n.failed_required for n in notifications):
+        raise SystemExit(EXIT_TEMPFAIL)
+
+
 def report(err: GitopsError) -> None:
     click.echo(f"error: {err.headline}", err=True)
     if err.fix:

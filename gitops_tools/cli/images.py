@@ -12,6 +12,7 @@ from gitops_tools.cli.base import (
     dry_run_diff,
     dry_run_option,
     json_done,
+    notified,
     output_of,
     output_option,
     repository,
@@ -78,6 +79,7 @@ def image_set_cmd(obj: dict[str, Any], /, target: str, specs: tuple[str, ...], d
                                                 commit=not kwargs["no_commit"])
     diff = dry_run_diff(result.edits, dry_run)
     if json_done(result.as_dict(), diff, output):
+        notified(result.notifications, output)
         return
     if diff:
         click.echo(diff, nl=False)
@@ -104,5 +106,6 @@ def image_set_cmd(obj: dict[str, Any], /, target: str, specs: tuple[str, ...], d
                        f"{result.target.env.name if result.target.env else 'the target'}'s branch")
     elif result.edits:
         click.echo(f"wrote {', '.join(e.display for e in result.edits)} (not committed)")
+    notified(result.notifications, output)
 
 

@@ -13,6 +13,7 @@ from gitops_tools.cli.base import (
     dry_run_option,
     json_done,
     landed_lines,
+    notified,
     output_of,
     output_option,
     repository,
@@ -50,6 +51,7 @@ def promote_cmd(obj: dict[str, Any], /, source: str, target: str, images: tuple[
                                              dry_run=dry_run, commit=not kwargs["no_commit"])
     diff = dry_run_diff(result.landed.applied.edits, dry_run)
     if json_done(result.as_dict(), diff, output):
+        notified(result.notifications, output)
         return
     if not result.plan:
         click.echo(f"{target} already runs what {source} runs; nothing to do")
@@ -62,6 +64,7 @@ def promote_cmd(obj: dict[str, Any], /, source: str, target: str, images: tuple[
         if u.status == "skipped-downgrade":
             click.echo(u.message)
     landed_lines(result.landed, dry_run, target)
+    notified(result.notifications, output)
 
 
 @cli.command("rollback", context_settings=CONTEXT_SETTINGS)
@@ -81,6 +84,7 @@ def rollback_cmd(obj: dict[str, Any], /, env: str, to: str | None, images: tuple
                                               commit=not kwargs["no_commit"])
     diff = dry_run_diff(result.landed.applied.edits, dry_run)
     if json_done(result.as_dict(), diff, output):
+        notified(result.notifications, output)
         return
     if diff:
         click.echo(diff, nl=False)
@@ -91,5 +95,6 @@ def rollback_cmd(obj: dict[str, Any], /, env: str, to: str | None, images: tuple
     for u in changed:
         click.echo(f"{env}: {u.image} {u.old or '(none)'} -> {u.new} (as at {result.revision[:12]})")
     landed_lines(result.landed, dry_run, env)
+    notified(result.notifications, output)
 
 

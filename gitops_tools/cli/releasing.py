@@ -10,6 +10,7 @@ import click
 from gitops_tools.cli.base import (
     CONTEXT_SETTINGS,
     cli,
+    notified,
     output_of,
     output_option,
     print_json,
@@ -57,6 +58,7 @@ def release_cmd(obj: dict[str, Any], /, path: Path, tag_prefix: str | None, prer
     result = library.plan(prerelease) if reading else library.release(prerelease, push=not no_push, dry_run=dry_run)
     if output == "json":
         print_json(result.as_dict())
+        notified(result.notifications, output)
         return
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
@@ -82,6 +84,7 @@ def release_cmd(obj: dict[str, Any], /, path: Path, tag_prefix: str | None, prer
     click.echo(f"committed {str(result.commit)[:12]} and tagged {result.tag}")
     if result.pushed:
         click.echo(f"pushed the commit and {', '.join(result.pushed_tags) or result.tag}")
+    notified(result.notifications, output)
 
 
 @cli.command("changelog", context_settings=CONTEXT_SETTINGS)

@@ -14,7 +14,7 @@ import datetime
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from gitops_tools.commands.reading import env_images, history
 from gitops_tools.commands.workspace import Target, Workspace, resolve_target
@@ -28,6 +28,9 @@ from gitops_tools.core.reference import ImageRef
 from gitops_tools.core.setters import has_marker, parse_setter
 from gitops_tools.errors import GitopsError, UsageError
 from gitops_tools.files import ensure_inside, find_kustomization, read_text
+
+if TYPE_CHECKING:
+    from gitops_tools.commands.notifying import Notification
 
 
 class ImageSetPlan(NamedTuple):
@@ -58,6 +61,11 @@ class SetResult(NamedTuple):
     def changes(self) -> tuple[Change, ...]:
         return tuple(c for u in self.updates for c in u.changes)
 
+    @property
+    def notifications(self) -> tuple[Notification, ...]:
+        """What became of each notification target (none unless the change was pushed)."""
+        return self.landed.notifications
+
     def as_dict(self) -> dict[str, object]:
         return {
             "target": self.target.scope,
@@ -71,6 +79,7 @@ class SetResult(NamedTuple):
             "attempts": self.landed.attempts,
             "files": [e.display for e in self.edits],
             "images": [u.as_dict() for u in self.updates],
+            **self.landed.notifications_dict(),
         }
 
 

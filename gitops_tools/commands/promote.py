@@ -9,17 +9,21 @@ compare TARGET against: a TARGET that changed meanwhile is a conflict, and nothi
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from gitops_tools.commands.imageset import ImageSetPlan, plan_images, read_target
 from gitops_tools.commands.reading import env_images, history
 from gitops_tools.commands.workspace import Workspace
-from gitops_tools.commands.writer import Applied, Landed, WriteOptions, land
+from gitops_tools.commands.writer import Applied, Landed, Runtime, WriteOptions, land
 from gitops_tools.core import admission
 from gitops_tools.core.envstate import EnvImages, images_of
 from gitops_tools.core.promotion import PlanItem, check_unchanged, plan_promotion
+
+if TYPE_CHECKING:
+    from gitops_tools.commands.notifying import Notification
 
 
 class PromotionPlan(NamedTuple):
@@ -38,6 +42,11 @@ class PromoteResult(NamedTuple):
     landed: Landed[PromotionPlan]
     dry_run: bool
 
+    @property
+    def notifications(self) -> tuple[Notification, ...]:
+        """What became of each notification target (none unless the change was pushed)."""
+        return self.landed.notifications
+
     def as_dict(self) -> dict[str, object]:
         return {"source": self.source, "target": self.target, "plan": [p.as_dict() for p in self.plan],
                 "dry_run": self.dry_run,
@@ -45,7 +54,8 @@ class PromoteResult(NamedTuple):
 
 
 def promote(cwd: Path, repo_dir: Path | None, source: str, target: str, images: Sequence[str], force: bool,
-            min_age: str | None, opts: WriteOptions, now: datetime.datetime | None = None) -> PromoteResult:
+            min_age: str | None, opts: WriteOptions, now: datetime.datetime | None = None,
+            env: Mapping[str, str] | None = None) -> PromoteResult:
     def attempt(ws: Workspace, previous: PromotionPlan | None) -> PromotionPlan:
         files = read_target(ws, ws.config.environment(target).name)
         dst = images_of(target, files.kustomization)
@@ -57,7 +67,7 @@ def promote(cwd: Path, repo_dir: Path | None, source: str, target: str, images: 
         planned = plan_images(ws, files, [i.spec for i in items], {}, force, "promote", add=True)
         return PromotionPlan(items, planned)
 
-    landed = land(cwd, repo_dir, None, attempt, opts)
+    landed = land(cwd, repo_dir, None, attempt, opts, Runtime(os.environ if env is None else env))
     return PromoteResult(source, target, landed.plan.items, landed, opts.dry_run)
 
 

@@ -14,22 +14,35 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from gitops_tools.commands.committing import commit
 from gitops_tools.commands.release_files import Inputs, read_inputs, write_release
-from gitops_tools.errors import GitopsError, TemporaryError
+from gitops_tools.commands.release_tags import (
+    Origin,
+    disagreement_fix,
+    find_origin,
+    refuse_stranded,
+    tags_named,
+    unpushed_tags,
+    warn_unpushed,
+)
+from gitops_tools.errors import GitopsError
 from gitops_tools.files import local_url, scratch_directory
 from gitops_tools.git.push import Clock, Pending, push_with_retry
-from gitops_tools.git.refusals import FINAL, Backoff, rejection_reason
-from gitops_tools.git.repo import Git, PushRejected
+from gitops_tools.git.refusals import Backoff
+from gitops_tools.git.repo import Git
 from gitops_tools.interrupts import held
 from gitops_tools.release.config import check_prerelease
 from gitops_tools.release.conventional import Decision, Level
 from gitops_tools.release.plan import Tags, plan_release, whole_changelog
 from gitops_tools.release.versioning import parse_version
+
+if TYPE_CHECKING:
+    from gitops_tools.commands.notifying import Notification
+    from gitops_tools.config.model import NotifyTarget
 
 
 class ReleaseResult(NamedTuple):
@@ -46,6 +59,8 @@ class ReleaseResult(NamedTuple):
     files: tuple[str, ...]
     # every tag this run pushed: release tags made here earlier that origin did not have, then this release's
     pushed_tags: tuple[str, ...] = ()
+    # what became of each [[tool.gitops-tools.release.notify]] target, once the release was pushed
+    notifications: tuple[Notification, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -53,6 +68,7 @@ class ReleaseResult(NamedTuple):
             "commit": self.commit, "pushed": self.pushed, "pushed_tags": list(self.pushed_tags),
             "files": list(self.files), "warnings": list(self.warnings), "changelog": self.section,
             "commits": [d._asdict() for d in self.decisions],
+            **({"notifications": [n.as_dict() for n in self.notifications]} if self.notifications else {}),
         }
 
 
@@ -83,30 +99,6 @@ class _Run(NamedTuple):
         return self.dry_run or self.print_only or self.explain
 
 
-class _Origin(NamedTuple):
-    git: Git  # fetches from and pushes to origin
-    tags: Git  # lists the tags where the release is pushed: `git ls-remote --tags TAGS_FROM`
-    tags_from: str  # "origin", or the push URL (credentials removed) when origin pushes elsewhere
-
-
-def _origin(git: Git, env: Mapping[str, str]) -> _Origin | None:
-    """The git that fetches from and pushes to ``origin`` (its ``pushurl``, SSH and credential helpers as git
-    configures them), with a token header only where :func:`gitops_tools.git.auth.for_checkout` says so; None
-    without an ``origin``. One process (``git remote -v``) for its fetch and push URLs."""
-    from gitops_tools.git.auth import choose, for_checkout
-
-    urls = git.remotes().get("origin")
-    if urls is None:
-        return None
-    fetch_url, push_url = urls
-    talker = git.with_credentials(for_checkout(push_url, env))
-    if fetch_url == push_url:
-        return _Origin(talker, talker, "origin")
-    # origin pushes elsewhere (pushurl): ask there, by URL; credentials stored in it go as a header, not argv
-    clean, header = choose(push_url, env, user_alone_is_token=False)
-    return _Origin(talker, git.with_credentials(header), clean)
-
-
 def release(path: Path, *, tag_prefix: str | None = None, prerelease: str | None = None, dry_run: bool = False,
             print_only: bool = False, explain: bool = False, push: bool = True, branch: str | None = None,
             verbose: bool = False, repo_url: str | None = None, env: Mapping[str, str] | None = None,
@@ -129,9 +121,9 @@ def release(path: Path, *, tag_prefix: str | None = None, prerelease: str | None
     rel = path.resolve().relative_to(root.resolve()).as_posix()
     rel = "" if rel == "." else rel
     warnings = _Warnings()
-    remote: _Origin | None = None
+    remote: Origin | None = None
     if shallow:
-        remote = _origin(git, environ)
+        remote = find_origin(git, environ)
         if remote is None:
             raise GitopsError("the clone is shallow and has no remote to deepen it from",
                               fix="clone with the whole history (GIT_DEPTH: 0 in GitLab CI)")
@@ -173,7 +165,7 @@ def _release_in_clone(repo_url: str, path: Path, branch: str | None, verbose: bo
         git = Git(root, verbose=verbose, credentials=creds)
         try:
             # a fresh clone has every tag of origin: no release tag here can be missing there
-            return _release_in(git, rel, git.branch() or "HEAD", _Warnings(), _Origin(git, git, "origin"), run,
+            return _release_in(git, rel, git.branch() or "HEAD", _Warnings(), Origin(git, git, "origin"), run,
                                check_tags=False)
         finally:
             git.close()
@@ -186,7 +178,7 @@ class _Attempt(NamedTuple):
     unpushed: tuple[str, ...] = ()
 
 
-def _release_in(git: Git, rel: str, branch: str, warnings: _Warnings, remote: _Origin | None, run: _Run,
+def _release_in(git: Git, rel: str, branch: str, warnings: _Warnings, remote: Origin | None, run: _Run,
                 check_tags: bool = True) -> ReleaseResult:
     """Plan, commit, tag and push; ``remote`` is the git that talks to ``origin`` (found when needed).
 
@@ -196,7 +188,7 @@ def _release_in(git: Git, rel: str, branch: str, warnings: _Warnings, remote: _O
     pushing = run.push and not run.reading
     inputs = read_inputs(git.root, rel, run.tag_prefix)
     if not run.reading and git.describe(inputs.pattern) is None and not git.tags(inputs.pattern):
-        remote = remote or _origin(git, run.env)
+        remote = remote or find_origin(git, run.env)
         if remote is not None:  # a clone made without tags would otherwise start the history over
             try:
                 remote.git.network_step("fetch", "--quiet", "--tags", "origin")
@@ -204,13 +196,14 @@ def _release_in(git: Git, rel: str, branch: str, warnings: _Warnings, remote: _O
             except GitopsError as err:
                 warnings.append(f"no release tag here, and fetching the tags failed: {err.headline}")
     result = _plan(git, inputs, rel, run, warnings)
+    targets = _notify_targets(inputs) if not (run.print_only or run.explain) else ()
     if run.reading:
         return result
     if pushing:
-        remote = remote or _origin(git, run.env)
+        remote = remote or find_origin(git, run.env)
     if result.next is None:
         if pushing and check_tags and remote is not None:
-            _warn_unpushed(git, remote, inputs.pattern, branch, warnings)
+            warn_unpushed(git, remote, inputs.pattern, branch, warnings)
         return result._replace(warnings=tuple(warnings))
     if pushing and remote is None:
         others = list(git.remotes())
@@ -222,10 +215,14 @@ def _release_in(git: Git, rel: str, branch: str, warnings: _Warnings, remote: _O
     if not pushing or remote is None:
         return _apply(git, inputs, result, run)._replace(warnings=tuple(warnings))
     talker = remote
+    if targets:  # a required target that cannot be sent to refuses the release before anything is written
+        from gitops_tools.commands.notifying import preflight
+
+        preflight(targets, "release", None, False, run.env, inputs.pyproject, key="tool.gitops-tools.release.notify")
 
     def attempt(inputs: Inputs, result: ReleaseResult) -> Pending[_Attempt]:
         # asked on each attempt: a retry fetched origin's tags, and may have moved HEAD
-        unpushed = tuple(_unpushed_tags(git, talker, inputs.pattern, before=str(result.tag))) if check_tags else ()
+        unpushed = tuple(unpushed_tags(git, talker, inputs.pattern, before=str(result.tag))) if check_tags else ()
         done = _apply(git, inputs, result, run)
         refspecs = (f"HEAD:refs/heads/{branch}", f"refs/tags/{done.tag}", *(f"refs/tags/{t}" for t in unpushed))
         return Pending(_Attempt(done, unpushed), refspecs, _undo(git, done), what=f"push of {done.tag}")
@@ -234,7 +231,7 @@ def _release_in(git: Git, rel: str, branch: str, warnings: _Warnings, remote: _O
         """Someone pushed first: start again from the remote state (the level may change with their commits)."""
         talker.git.network_step("fetch", "--quiet", "--tags", "origin",
                                 f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
-        _refuse_stranded(git, branch, previous.unpushed)
+        refuse_stranded(git, branch, previous.unpushed)
         try:  # commits of this clone that were not pushed yet go on top of the new remote state
             git.run("rebase", "--quiet", "--autostash", f"refs/remotes/origin/{branch}")
         except GitopsError:
@@ -254,9 +251,30 @@ def _release_in(git: Git, rel: str, branch: str, warnings: _Warnings, remote: _O
     if not pushed.pushed:
         return done._replace(warnings=tuple(warnings))
     if unpushed:
-        warnings.append(f"origin did not have the release {_tags(unpushed)} (made here, never pushed): "
+        warnings.append(f"origin did not have the release {tags_named(unpushed)} (made here, never pushed): "
                         "pushed with this release")
-    return done._replace(pushed=True, pushed_tags=(*unpushed, str(done.tag)), warnings=tuple(warnings))
+    return done._replace(pushed=True, pushed_tags=(*unpushed, str(done.tag)), warnings=tuple(warnings),
+                         notifications=_announce(targets, done, branch, inputs.config.commit_url, run, git.verbose))
+
+
+def _notify_targets(inputs: Inputs) -> tuple[NotifyTarget, ...]:
+    """The library's ``[[tool.gitops-tools.release.notify]]`` targets (none: nothing about notifications loaded)."""
+    if "notify" not in inputs.pyproject_text:
+        return ()
+    from gitops_tools.commands.notifying import release_targets
+
+    return release_targets(inputs.pyproject_text, inputs.pyproject)
+
+
+def _announce(targets: tuple[NotifyTarget, ...], done: ReleaseResult, branch: str, commit_url: str | None, run: _Run,
+              verbose: bool) -> tuple[Notification, ...]:
+    """After the push: announce the release to the library's targets."""
+    if not targets or done.next is None or done.tag is None:
+        return ()
+    from gitops_tools.commands.notifying import release_pushed
+
+    return release_pushed(targets, done.name, done.current, done.next, done.tag, done.commit, branch, done.section,
+                          commit_url, run.env, verbose)
 
 
 def _plan(git: Git, inputs: Inputs, rel: str, run: _Run, warnings: _Warnings) -> ReleaseResult:
@@ -274,7 +292,7 @@ def _plan(git: Git, inputs: Inputs, rel: str, run: _Run, warnings: _Warnings) ->
     current_v = parse_version(inputs.current, inputs.pyproject)
     if last_tag and parse_version(last_tag[len(prefix):], last_tag) != current_v:
         raise GitopsError(f"version {inputs.current} disagrees with the last tag {last_tag}", file=inputs.pyproject,
-                          key="project.version", fix=_disagreement_fix(git, config.name, prefix, inputs.current,
+                          key="project.version", fix=disagreement_fix(git, config.name, prefix, inputs.current,
                                                                        last_tag))
     inputs.check_version_files()
     # One git log for the whole unreleased range, with the files of each commit when PATH is a directory of the
@@ -320,81 +338,6 @@ def _undo(git: Git, result: ReleaseResult) -> Callable[[], str]:
         git.undo_commit(str(result.commit), list(result.files))
         return f"; the release commit and tag {result.tag} were undone in this checkout"
     return undo
-
-
-def _refuse_stranded(git: Git, branch: str, unpushed: Sequence[str]) -> None:
-    """The rebase after a rejected push rewrites the commits origin does not have: a never-pushed release tag
-    on one of them would stay behind."""
-    stranded = [t for t in git.tags("*", no_merged=f"refs/remotes/origin/{branch}") if t in unpushed] \
-        if unpushed else []
-    if not stranded:
-        return
-    one = len(stranded) == 1
-    # newest first: dropping a release commit rewrites only what came after it
-    drop = " && ".join(f"git rebase --onto {t}~1 {t}" for t in reversed(stranded))
-    raise GitopsError(
-        f"origin/{branch} moved on, and the release {_tags(stranded)} (made here, never pushed) "
-        f"{'is on a commit' if one else 'are on commits'} it does not have: putting this branch on top "
-        f"of it would leave {'that tag' if one else 'those tags'} behind",
-        fix=f"make {'that release' if one else 'those releases'} again on top of origin/{branch}: "
-            f"drop {'its release commit and tag' if one else 'their release commits and tags'} "
-            f"(`{drop} && git tag -d {' '.join(stranded)}`), then release again")
-
-
-def _tags(names: Sequence[str]) -> str:
-    return f"tag{'s' if len(names) > 1 else ''} {', '.join(names)}"
-
-
-def _unpushed_tags(git: Git, remote: _Origin, pattern: str, before: str | None = None) -> list[str]:
-    """The release tags (``pattern``) reachable from HEAD that origin does not have, oldest first: one local
-    ``git tag`` and, when there is any, one ``git ls-remote --tags``. ``before``: the tag about to be made, and
-    a failure to ask origin is an error (exit 1, or 75 when temporary); None: it raises :class:`PushRejected`."""
-    here = git.tags(pattern, merged="HEAD")
-    if not here:
-        return []
-    try:
-        listing = remote.tags.network("ls-remote", "--tags", remote.tags_from)
-    except PushRejected as err:
-        if before is None:
-            raise
-        problem = (f"cannot list the tags of origin (`git ls-remote --tags {remote.tags_from}`) before releasing "
-                   f"{before}: {rejection_reason(err.stderr)}")
-        if err.kind == FINAL:
-            raise GitopsError(problem, fix="check the URL and the token; nothing was written") from None
-        raise TemporaryError(problem, fix="retry later (exit 75); nothing was written") from None
-    there = {line.split("\t", 1)[1].removeprefix("refs/tags/").removesuffix("^{}")
-             for line in listing.splitlines() if "\t" in line}
-    return [t for t in here if t not in there]
-
-
-def _warn_unpushed(git: Git, remote: _Origin, pattern: str, branch: str, warnings: _Warnings) -> None:
-    """Nothing to release, so nothing to push: say which release tags origin lacks, and how to push them."""
-    try:
-        unpushed = _unpushed_tags(git, remote, pattern)
-    except PushRejected as err:
-        warnings.append(f"could not ask origin which release tags it has (`git ls-remote --tags {remote.tags_from}`): "
-                        f"{rejection_reason(err.stderr)}")
-        return
-    if unpushed:
-        refs = " ".join(f"refs/tags/{t}" for t in unpushed)
-        warnings.append(f"origin does not have the release {_tags(unpushed)} (made here, never pushed; nothing "
-                        f"to release, so nothing was pushed): push {'it' if len(unpushed) == 1 else 'them'} with "
-                        f"`git push --atomic origin HEAD:refs/heads/{branch} {refs}`")
-
-
-def _disagreement_fix(git: Git, name: str, prefix: str, version: str, last_tag: str) -> str:
-    """How to make pyproject.toml and the last tag agree (an error path: its git processes cost nothing)."""
-    tag = f"{prefix}{version}"
-    if git.tags(tag):
-        return "make them agree before releasing; nothing was written"
-    head_is_release = git.run("log", "-1", "--format=%s").strip() == f"chore(release): {name} {version}"
-    if head_is_release and not git.run("branch", "--remotes", "--contains", "HEAD").strip():
-        # a release commit that only this checkout has: a run stopped between its commit and its tag
-        return ("HEAD is the release commit of an interrupted run, without its tag: drop it with "
-                "`git reset --keep HEAD~1` and release again; nothing was written")
-    # released elsewhere, and this clone was made or updated without the tags
-    return (f"there is no tag {tag} here (a clone or fetch without tags?): run `git fetch --tags origin`, then "
-            f"run again (if origin has no {tag} either, make the version agree with {last_tag}); nothing was written")
 
 
 def full_changelog(path: Path, tag_prefix: str | None = None, verbose: bool = False,

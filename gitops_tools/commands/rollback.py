@@ -7,18 +7,22 @@ the first attempt and kept in its plan, so an attempt after a rejected push rest
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from gitops_tools.commands.imageset import ImageSetPlan, plan_images, read_target
 from gitops_tools.commands.reading import git_of
 from gitops_tools.commands.workspace import Workspace
-from gitops_tools.commands.writer import Applied, Landed, WriteOptions, land
+from gitops_tools.commands.writer import Applied, Landed, Runtime, WriteOptions, land
 from gitops_tools.core.envstate import read_env_images
 from gitops_tools.core.promotion import PlanItem
 from gitops_tools.errors import GitopsError
 from gitops_tools.git.repo import Git
+
+if TYPE_CHECKING:
+    from gitops_tools.commands.notifying import Notification
 
 
 class RollbackPlan(NamedTuple):
@@ -35,6 +39,11 @@ class RollbackResult(NamedTuple):
     revision: str
     landed: Landed[RollbackPlan]
 
+    @property
+    def notifications(self) -> tuple[Notification, ...]:
+        """What became of each notification target (none unless the change was pushed)."""
+        return self.landed.notifications
+
     def as_dict(self) -> dict[str, object]:
         return {"environment": self.env, "revision": self.revision,
                 "images": [u.as_dict() for u in self.landed.applied.updates],
@@ -42,7 +51,8 @@ class RollbackResult(NamedTuple):
 
 
 def rollback(cwd: Path, repo_dir: Path | None, env_name: str, to: str | None, images: Sequence[str],
-             opts: WriteOptions) -> RollbackResult:
+             opts: WriteOptions,
+             env: Mapping[str, str] | None = None) -> RollbackResult:
     def attempt(ws: Workspace, previous: RollbackPlan | None) -> RollbackPlan:
         files = read_target(ws, ws.config.environment(env_name).name)
         path = files.display
@@ -60,7 +70,7 @@ def rollback(cwd: Path, repo_dir: Path | None, env_name: str, to: str | None, im
         specs = [PlanItem(n, None, old.images[n]).spec for n in images or sorted(old.images)]
         return RollbackPlan(rev, plan_images(ws, files, specs, {}, True, "rollback", add=True))
 
-    landed = land(cwd, repo_dir, None, attempt, opts)
+    landed = land(cwd, repo_dir, None, attempt, opts, Runtime(os.environ if env is None else env))
     return RollbackResult(env_name, landed.plan.revision, landed)
 
 

@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from gitops_tools.commands.workspace import open_workspace
+from gitops_tools.core.argocd_checks import check_notifications
 from gitops_tools.core.checks import (
     ERROR,
     WARNING,
@@ -25,12 +27,12 @@ from gitops_tools.core.checks import (
     check_tags,
     check_unused_images,
     check_values,
+    object_name,
     rendered_images,
 )
+from gitops_tools.core.kustomize import read_kustomization
 from gitops_tools.errors import GitopsError
 from gitops_tools.files import find_kustomization, read_text
-from gitops_tools.core.kustomize import read_kustomization
-from gitops_tools.commands.workspace import open_workspace
 
 APPLICATIONS_DIR = "applications"
 
@@ -122,6 +124,7 @@ def validate(cwd: Path, repo_dir: Path | None, names: Sequence[str], verbose: bo
         findings += check_values(config, env, entries, values)
     if not names:
         findings += _check_applications(root, ws.in_checkout, config.branch, config.repo_url, namespaces, verbose)
+        findings += _check_applications_render(root)
     return ValidateResult(tuple(reports), tuple(findings))
 
 
@@ -160,7 +163,8 @@ def _check_applications(
     urls = {repo_url} if repo_url else set()
     if in_checkout:
         from gitops_tools.git.auth import split_url
-        from gitops_tools.git.refs import remote_urls, revisions as ref_names
+        from gitops_tools.git.refs import remote_urls
+        from gitops_tools.git.refs import revisions as ref_names
 
         revisions |= ref_names(root)
         # a token someone put into a remote's URL must not reach a finding's message
@@ -178,3 +182,40 @@ def _check_applications(
         files.update(f"{rel_dir}/{f}" if rel_dir != "." else f for f in filenames)
     facts = RepoFacts(frozenset(urls), frozenset(directories), frozenset(files), frozenset(revisions), namespaces)
     return findings + check_applications(apps, facts, projects)
+
+
+def _check_applications_render(root: Path) -> list[Finding]:
+    """What Argo CD applies from ``applications/`` (rendered with ``kubectl kustomize`` when it is a kustomization,
+    else its YAML files as they are): no Secret with data, and Argo CD's notifications configuration consistent."""
+    apps_dir = root / APPLICATIONS_DIR
+    if not apps_dir.is_dir():
+        return []
+    # which file each object comes from, for the findings: the first document of that kind and name
+    origin: dict[tuple[Any, Any], str] = {}
+    top_level: list[tuple[str, dict[str, Any]]] = []
+    for path in sorted(p for p in apps_dir.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml")):
+        rel = path.relative_to(root).as_posix()
+        try:
+            docs = [d for d in yaml.safe_load_all(read_text(path, rel)) if isinstance(d, dict)]
+        except (yaml.YAMLError, GitopsError):
+            continue  # reported by the render, or by the Application checks for a file directly in applications/
+        for doc in docs:
+            origin.setdefault(_kind_and_name(doc), rel)
+            if path.parent == apps_dir:
+                top_level.append((rel, doc))
+    if _kustomization_or_none(apps_dir) is None:
+        objects = [(rel, doc) for rel, doc in top_level if doc.get("kind") not in ("Kustomization", "Component")]
+    else:
+        try:
+            rendered = [o for o in yaml.safe_load_all(kubectl_kustomize(apps_dir)) if isinstance(o, dict)]
+        except GitopsError as err:
+            return [Finding(ERROR, None, "render-failed", err.file or APPLICATIONS_DIR, APPLICATIONS_DIR, err.problem)]
+        objects = [(origin.get(_kind_and_name(obj), APPLICATIONS_DIR), obj) for obj in rendered]
+    files = {object_name(o): rel for rel, o in objects}
+    secrets = [f._replace(file=files.get(f.where)) for f in check_secrets(None, [o for _, o in objects])]
+    return secrets + check_notifications(objects)
+
+
+def _kind_and_name(obj: dict[str, Any]) -> tuple[Any, Any]:
+    meta = obj.get("metadata")
+    return obj.get("kind"), meta.get("name") if isinstance(meta, dict) else None

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Generic, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, NamedTuple, Protocol, TypeVar
 
 from gitops_tools.commands.guards import locked, refuse_unusual_head
 from gitops_tools.commands.workspace import Workspace, open_workspace
@@ -30,6 +30,9 @@ from gitops_tools.git.push import Clock, Pending, push_with_retry
 from gitops_tools.git.refusals import Backoff, mr_branch
 from gitops_tools.git.repo import Git, PushRejected
 from gitops_tools.interrupts import held
+
+if TYPE_CHECKING:
+    from gitops_tools.commands.notifying import Notification
 
 
 class FileEdit(NamedTuple):
@@ -83,6 +86,7 @@ class Landed(Generic[P]):
     pushed: str | None = None  # the branch the commit was pushed to
     merge_request: str | None = None  # the merge request's source branch, for protected environments
     attempts: int = 0
+    notifications: tuple[Notification, ...] = ()  # what became of each notification target (after the push)
 
     @property
     def applied(self) -> Applied:
@@ -90,7 +94,11 @@ class Landed(Generic[P]):
 
     def as_dict(self) -> dict[str, object]:
         return {"commit": self.commit, "pushed": self.pushed, "merge_request_branch": self.merge_request,
-                "attempts": self.attempts}
+                "attempts": self.attempts, **self.notifications_dict()}
+
+    def notifications_dict(self) -> dict[str, object]:
+        """``{"notifications": [...]}`` when targets were sent this change (JSON without them is unchanged)."""
+        return {"notifications": [n.as_dict() for n in self.notifications]} if self.notifications else {}
 
 
 class Runtime(NamedTuple):
@@ -154,10 +162,12 @@ def _land_in_checkout(ws: Workspace, root: Path, attempt: Attempt[P], opts: Writ
     _refuse_dirty(git, plan.applied)
     if not plan.applied.edits:
         return Landed(plan)
+    if opts.push:
+        _check_notify(ws, plan.applied, rt)
     landed = Landed(plan, _write_and_commit(git, ws, plan.applied, opts, rt))
     if not opts.push:
         return landed
-    return _push(git, ws, attempt, opts, rt, landed, branch, checkout=True)
+    return _announce(_push(git, ws, attempt, opts, rt, landed, branch, checkout=True), ws, git, opts, rt, branch)
 
 
 def _refuse_dirty(git: Git, applied: Applied) -> None:
@@ -196,8 +206,10 @@ def _land_in_clone(target: str | None, attempt: Attempt[P], opts: WriteOptions, 
             plan = attempt(ws, None)
             if opts.dry_run or not plan.applied.edits:
                 return Landed(plan)
+            _check_notify(ws, plan.applied, rt)
             landed = Landed(plan, _write_and_commit(git, ws, plan.applied, opts, rt))
-            return _push(git, ws, attempt, opts, rt, landed, branch, checkout=False)
+            return _announce(_push(git, ws, attempt, opts, rt, landed, branch, checkout=False), ws, git, opts, rt,
+                             branch)
         finally:
             git.close()
 
@@ -239,6 +251,35 @@ def _write_and_commit(git: Git, ws: Workspace, applied: Applied, opts: WriteOpti
                                   fix="give git a signing key (git config user.signingkey KEY, and gpg.format ssh "
                                       "for an SSH key), or set commit.sign: false") from None
             raise
+
+
+def _check_notify(ws: Workspace, applied: Applied, rt: Runtime) -> None:
+    """Before anything is written: a required notification target that wants this change but has no usable
+    URL refuses it (the others are warned about once the change has landed)."""
+    if any(t.required for t in ws.config.notify):
+        from gitops_tools.commands.notifying import preflight
+
+        env = applied.env
+        preflight(ws.config.notify, applied.action, env.name if env else None, bool(env and env.protected), rt.env,
+                  ws.config.source)
+
+
+def _announce(landed: Landed[P], ws: Workspace, git: Git, opts: WriteOptions, rt: Runtime,
+              branch: str) -> Landed[P]:
+    """After the push: the notifications, built from what landed (nothing when the push found nothing to do)."""
+    if not ws.config.notify or not (landed.pushed or landed.merge_request):
+        return landed
+    from gitops_tools.commands.notifying import change_landed
+
+    applied = landed.applied
+
+    def repo_url() -> str | None:  # for web links: the configured URL, else origin's
+        return ws.config.repo_url or git.remotes().get("origin", ("", ""))[1] or None
+
+    sent = change_landed(ws.config.notify, applied.action, applied.scope, applied.env.name if applied.env else None,
+                         applied.updates, landed.commit, landed.pushed or branch, landed.merge_request, repo_url,
+                         rt.env, opts.verbose)
+    return replace(landed, notifications=sent)
 
 
 def _undo(git: Git, landed: Landed[P], checkout: bool) -> Callable[[], str]:

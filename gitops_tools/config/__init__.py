@@ -33,6 +33,14 @@ reference; in short, every key, its type and its default::
       only_from_previous: true    # bool: a protected environment takes only what the environment before it runs
       min_age:                    # mapping: target environment -> how long a version must have run in the
         prod: 1d                  #   environment it comes from (a number and s, m, h or d; from history)
+    notify:                       # optional list: where to announce a change once it has landed
+      - kind: slack               # required; slack (incoming webhook, Block Kit) or webhook (generic JSON POST)
+        url_env: SLACK_WEBHOOK_URL   # required; the NAME of the environment variable holding the URL (a URL
+                                  #   in the file is refused: it is a secret); unique
+        events: [promote, merge-request]   # optional; of set-image, promote, rollback, merge-request; default all
+        environments: [prod]      # optional; environment names; default all
+        required: false           # optional bool: true makes a failed notification exit 75 (the change stays)
+        timeout: 10s              # optional duration from 1s to 5m, for each attempt
 
 Why the strictness: this file decides what may be pushed to production, so a typo must not silently become a
 default.  Unknown keys are errors (with a "did you mean"), duplicate keys are errors, and the file is read as
@@ -68,6 +76,7 @@ from gitops_tools.config.model import (
     Config,
     Environment,
     ImageOptions,
+    NotifyTarget,
     Policies,
     ValuesLocation,
     default_config,
@@ -84,6 +93,7 @@ __all__ = [
     "Config",
     "Environment",
     "ImageOptions",
+    "NotifyTarget",
     "Policies",
     "ValuesLocation",
     "default_config",

@@ -39,6 +39,16 @@ VALUES_FIELDS: tuple[str, ...] = ("tag", "name", "ref", "digest")
 
 ENVIRONMENT_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
+#: The values of ``notify[].kind``: a Slack incoming webhook (Block Kit) or a generic JSON POST.
+NOTIFY_KINDS: tuple[str, ...] = ("slack", "webhook")
+#: The events of ``notify[].events``: the three commands that change an environment, and a change to a protected
+#: environment that waits in a merge request (whichever command made it). ``release`` is a library's event:
+#: its targets are in the library's ``pyproject.toml`` (``[[tool.gitops-tools.release.notify]]``).
+NOTIFY_EVENTS: tuple[str, ...] = ("set-image", "promote", "rollback", "merge-request")
+RELEASE_EVENT = "release"
+#: An environment variable's name, as POSIX shells and GitLab CI/CD variables write one.
+ENV_VAR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -108,6 +118,35 @@ class Policies:
 
 
 @dataclass(frozen=True)
+class NotifyTarget:
+    """Where to announce a change once it has landed: a Slack incoming webhook or a generic JSON webhook.
+
+    ``url_env`` is the *name* of the environment variable that holds the URL (the URL is a secret and is never
+    written in a file); ``events`` are the events it is sent for, ``environments`` the environments (empty: all).
+    A ``required`` target that fails makes the command exit 75, the change staying landed; ``timeout`` is the
+    duration text (``10s``) each attempt may take.
+    """
+
+    kind: str
+    url_env: str
+    events: tuple[str, ...] = NOTIFY_EVENTS
+    environments: tuple[str, ...] = ()
+    required: bool = False
+    timeout: str = "10s"
+
+    @property
+    def timeout_seconds(self) -> int:
+        return parse_duration(self.timeout) or 10
+
+    def wants(self, event: str, environment: str | None, merge_request: bool = False) -> bool:
+        """Whether this target is sent the ``event`` in ``environment`` (None: an overlay outside the
+        configuration, or a release); a change waiting in a merge request also matches ``merge-request``."""
+        if event not in self.events and not (merge_request and "merge-request" in self.events):
+            return False
+        return not self.environments or environment in self.environments
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration.  ``environments`` is in promotion order; ``source`` is the file it came from.
 
@@ -120,6 +159,7 @@ class Config:
     commit: CommitOptions = CommitOptions()
     images: tuple[ImageOptions, ...] = ()
     policies: Policies = Policies()
+    notify: tuple[NotifyTarget, ...] = ()
     source: str | None = None
 
     def find_environment(self, name: str) -> Environment | None:

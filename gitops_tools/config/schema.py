@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from gitops_tools.config import model
-from gitops_tools.config.messages import CONTROL_RE, join, quote
+from gitops_tools.config.messages import CONTROL_RE, join, quote, suggest
 from gitops_tools.core.keypath import parse_keypath
 from gitops_tools.errors import GitopsError
 
@@ -109,6 +109,8 @@ class Section(NamedTuple):
     fields: tuple[Field, ...]
     # The fix when the value is not a mapping: formatted with {key}, or a function of the value.
     fix: str | Callable[[Any], str] = 'write "key: value" lines indented below "{key}:"'
+    # Keys refused with their own (problem, fix) rather than "unknown key": a secret written where it must not be.
+    refused: tuple[tuple[str, str, str], ...] = ()
 
 
 Spec = Bool | Int | Str | ListOf | MapOf | Section
@@ -250,6 +252,52 @@ def _duration(text: str) -> str:
     return text
 
 
+_URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^https?:", re.IGNORECASE)
+URL_FIX = ("a webhook URL is a secret: keep it in a (masked) CI/CD variable and write the variable's name in "
+            "url_env, e.g. url_env: SLACK_WEBHOOK_URL")
+
+
+def no_url(value: str) -> str:
+    """Refuse a URL where a notification target's key expects a name; the message never repeats the URL."""
+    if _URL_RE.match(value.strip()):
+        raise Invalid("a URL is never written in gitops-tools.yaml", URL_FIX)
+    return value
+
+
+def url_env_name(name: str) -> str:
+    if _URL_RE.match(name.strip()):
+        raise Invalid("expected the name of an environment variable, got a URL", URL_FIX)
+    if not model.ENV_VAR_NAME_RE.match(name):
+        raise Invalid(f"invalid environment variable name {quote(name)}",
+                      'write the name of the variable holding the URL: letters, digits and "_", not starting with '
+                      "a digit, e.g. SLACK_WEBHOOK_URL")
+    return name
+
+
+def _notify_event(event: str) -> str:
+    no_url(event)
+    if event == model.RELEASE_EVENT:
+        raise Invalid('"release" is not an event of gitops-tools.yaml',
+                      "a library announces its releases to the targets of [[tool.gitops-tools.release.notify]] in "
+                      f"its pyproject.toml; events here: {', '.join(model.NOTIFY_EVENTS)}")
+    if event not in model.NOTIFY_EVENTS:
+        raise Invalid(f"unknown event {quote(event)}", suggest(event, model.NOTIFY_EVENTS, "events"))
+    return event
+
+
+_NOTIFY_TIMEOUT_FIX = "write a number of seconds or minutes from 1s to 5m, e.g. 10s"
+
+
+def notify_timeout(text: str) -> str:
+    """A notification's timeout: a duration from 1s to 5m (shared with the release targets of pyproject.toml)."""
+    seconds = model.parse_duration(no_url(text))
+    if seconds is None:
+        raise Invalid(f"invalid duration {quote(text)}", _NOTIFY_TIMEOUT_FIX)
+    if not 1 <= seconds <= 300:
+        raise Invalid(f"timeout {quote(text)} is out of range", _NOTIFY_TIMEOUT_FIX)
+    return text
+
+
 def _environment_entry_fix(value: Any) -> str:
     if isinstance(value, str) and model.ENVIRONMENT_NAME_RE.match(value):
         return f'write "- name: {value}"'
@@ -312,6 +360,25 @@ POLICIES = Section(model.Policies, fields=(
                            Str(check=_duration, expected="a duration such as 1d", type_fix=_DURATION_FIX))),
 ))
 
+NOTIFY_TARGET = Section(model.NotifyTarget, fix=(
+    'write each entry as "- kind: slack" with "url_env:" (and optionally "events:", "environments:", "required:" '
+    'and "timeout:") below'), refused=(("url", "a URL is never written in gitops-tools.yaml", URL_FIX),), fields=(
+    Field("kind", Str(check=no_url, one_of=OneOf("kind", "kinds", lambda _: model.NOTIFY_KINDS)),
+          required='the kind of target, e.g. "kind: slack" (or webhook)'),
+    Field("url_env", Str(check=url_env_name), required='the environment variable holding the URL, e.g. '
+                                                   '"url_env: SLACK_WEBHOOK_URL"',
+          unique=Unique("url_env {url_env} is listed twice",
+                        "{first} (line {line}) already sends to it: list the events and environments in one entry")),
+    Field("events", ListOf(Str(check=_notify_event, other_fix="write an event such as promote"), empty=(
+        "the event list is empty", "delete the key to send every event, or list some: set-image, promote, rollback, "
+                                   "merge-request"))),
+    Field("environments", ListOf(Str(check=no_url, one_of=OneOf("environment", "environments", _environment_names),
+                                     other_fix="write an environment name such as prod"), empty=(
+        "the environment list is empty", "delete the key to send for every environment, or list some"))),
+    Field("required", Bool()),
+    Field("timeout", Str(check=notify_timeout, expected="a duration such as 10s", type_fix=_NOTIFY_TIMEOUT_FIX)),
+))
+
 CONFIG = Section(model.Config, fields=(
     Field("version", Int(check=_version), keep=False),
     Field("repo_url", Str(nullable=True)),
@@ -322,6 +389,7 @@ CONFIG = Section(model.Config, fields=(
     Field("commit", COMMIT),
     Field("images", MapOf("image", Str(check=_image_name), IMAGE, key_field="name")),
     Field("policies", POLICIES),
+    Field("notify", ListOf(NOTIFY_TARGET)),
 ))
 
 

@@ -315,10 +315,13 @@ class Walker:
     def check_keys(self, mapping: Any, spec: Section, path: str, homes: dict[str, str]) -> None:
         """Refuse unknown keys, suggesting the closest allowed one (or where a key from one level down goes)."""
         allowed = [field.name for field in spec.fields]
+        refused = {key: (problem, fix) for key, problem, fix in spec.refused}
         for key in mapping:
             if isinstance(key, str) and key in allowed:
                 continue
             text = key_text(key)
+            if text in refused:
+                self.fail(*refused[text], At(join(path, text), partial(self.key_pos, mapping, key)))
             if text in homes:
                 fix = f"{quote(text)} belongs under {homes[text]}; keys allowed here: {', '.join(allowed)}"
             else:

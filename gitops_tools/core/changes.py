@@ -98,6 +98,10 @@ _CI_TRAILERS = (
     ("Gitops-Pipeline-Id", "CI_PIPELINE_ID", r"[0-9]{1,20}", "a number"),
     ("Gitops-Pipeline-Iid", "CI_PIPELINE_IID", r"[0-9]{1,20}", "a number"),
     ("Gitops-Triggered-By", "GITLAB_USER_EMAIL", r"[^\s<>@]+@[^\s<>@]+", "an e-mail address"),
+    # the source commit's time (ISO 8601), where lead time for changes starts (``metrics``)
+    ("Gitops-Source-Time", "CI_COMMIT_TIMESTAMP",
+     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})",
+     "an ISO 8601 time such as 2026-11-20T09:58:00Z"),
 )
 
 

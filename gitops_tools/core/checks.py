@@ -126,7 +126,7 @@ def check_tags(config: Config, env: Environment, images: Sequence[RenderedImage]
     return findings
 
 
-def check_secrets(env: str, objects: Iterable[Mapping[str, Any]]) -> list[Finding]:
+def check_secrets(env: str | None, objects: Iterable[Mapping[str, Any]]) -> list[Finding]:
     """A Secret with data in git: secret material belongs in Vault, read through an ExternalSecret."""
     findings = []
     for obj in objects:

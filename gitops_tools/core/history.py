@@ -26,6 +26,9 @@ _TRAILER = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]*):[ \t]*([^\x00-\x08\x0a-\x1f\x
 _CHERRY_PICKED = re.compile(r"\(cherry picked from commit [0-9a-f]{7,64}\)")
 
 _NUMBER = re.compile(r"[0-9]{1,20}")
+# A Gitops-Source-Time value as ci_trailers writes one (GitLab's CI_COMMIT_TIMESTAMP): ISO 8601 to the second.
+SOURCE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+                         r"(Z|[+-][0-9]{2}:[0-9]{2})")
 
 
 def number(value: str | None) -> int | None:
@@ -48,6 +51,7 @@ class Event(NamedTuple):
     pipeline_id: str | None = None
     pipeline_iid: str | None = None
     source_project: str | None = None
+    source_time: str | None = None  # the source commit's time (Gitops-Source-Time: CI_COMMIT_TIMESTAMP)
 
     def as_dict(self) -> dict[str, str | None]:
         return dict(self._asdict())
@@ -67,13 +71,14 @@ class _Block:
         self.pipeline_id: str | None = None
         self.pipeline_iid: str | None = None
         self.project: str | None = None
+        self.source_time: str | None = None
         self.changes: list[tuple[str, ...]] = []
 
 
 # trailer -> the _Block attribute it sets
 _BLOCK_FIELDS = {"Gitops-Action": "action", "Gitops-Pipeline": "pipeline", "Gitops-Source-Commit": "source",
                  "Gitops-Pipeline-Id": "pipeline_id", "Gitops-Pipeline-Iid": "pipeline_iid",
-                 "Gitops-Source-Project": "project"}
+                 "Gitops-Source-Project": "project", "Gitops-Source-Time": "source_time"}
 
 
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*(?=\n)")
@@ -129,6 +134,8 @@ def _blocks(body: str) -> list[_Block]:
                 blocks.append(current)
             if key in ("Gitops-Pipeline-Id", "Gitops-Pipeline-Iid") and number(value) is None:
                 continue  # not a pipeline number as gitops-tools writes one (ASCII digits): no pipeline
+            if key == "Gitops-Source-Time" and not SOURCE_TIME.fullmatch(value):
+                continue  # not an ISO 8601 time as gitops-tools writes one (CI_COMMIT_TIMESTAMP): no source time
             if key in _BLOCK_FIELDS:
                 setattr(current, _BLOCK_FIELDS[key], value)
             elif key == "Gitops-Change":
@@ -171,7 +178,7 @@ def events(commits: Iterable[CommitRecord], env_paths: Mapping[str, str], env: s
                     covered.append(where)
                     if (env is None or e == env) and (image is None or img == image):
                         append(Event(c.date, e, img, _none(old), _none(new), b.action, author, b.pipeline,
-                                     b.source, c.sha, b.pipeline_id, b.pipeline_iid, b.project))
+                                     b.source, c.sha, b.pipeline_id, b.pipeline_iid, b.project, b.source_time))
         if len(c.parents) > 1 or image is not None:
             continue
         # An environment where the commit changed a file that no believed trailer speaks for (by its environment's

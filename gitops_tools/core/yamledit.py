@@ -75,6 +75,7 @@ _GO_NUMBER = re.compile(
 )
 # A plain scalar that is safe in block and flow context: no blanks, no flow indicators, no leading indicator.
 _SAFE_PLAIN = re.compile(r"^[^\s\-?:,\[\]{}#&*!|>'\"%@`][^\s,\[\]{}]*$|^-[^\s,\[\]{}]+$")
+_RUAMEL_UNDERSCORE_FLOAT = re.compile(r"(?:[-+]\.?|\.)_[0-9_]*(?:[eE][-+]?[0-9]+)?")
 _RESOLVER = yaml.resolver.Resolver()
 _STR = "tag:yaml.org,2002:str"
 
@@ -89,8 +90,9 @@ def needs_quotes(value: str) -> bool:
         return True
     if value[0] in "+-.0123456789" and "_" in value:
         bare = value.replace("_", "")
-        # ruamel (YAML 1.2) also reads "._4" as 0.4 and fails on "+_": quote what is only signs and dots too.
-        if _GO_NUMBER.match(bare) or bare.strip("+-.") == "":
+        # ruamel (YAML 1.2) also reads "._4" as 0.4 and fails on "+_" or "._E0": quote what is only signs and dots,
+        # with underscores and an exponent, too.
+        if _GO_NUMBER.match(bare) or bare.strip("+-.") == "" or _RUAMEL_UNDERSCORE_FLOAT.fullmatch(value):
             return True
     if _GO_NUMBER.match(value):
         return True

@@ -289,7 +289,7 @@ def test_event_as_dict() -> None:
     assert gitops("c1", "dev", "aegis/api", None, "1.0", project="aegis/api").as_dict() == {
         "time": T0, "env": "dev", "image": "aegis/api", "old": None, "new": "1.0", "action": "set-image",
         "author": ANN, "pipeline": None, "source_commit": None, "commit": "c1", "pipeline_id": None,
-        "pipeline_iid": None, "source_project": "aegis/api"}
+        "pipeline_iid": None, "source_project": "aegis/api", "source_time": None}
 
 
 # --- events read back what commit_message writes -------------------------------------------------------------
