@@ -33,6 +33,8 @@ __all__ = [
     "MetricsResult",
     "PolicyError",
     "PromoteResult",
+    "PublishResult",
+    "PropagateResult",
     "ReleaseResult",
     "Repository",
     "RollbackResult",
@@ -51,6 +53,8 @@ _WHERE = {
     "Library": "gitops_tools.api",
     "SetResult": "gitops_tools.commands.imageset",
     "PromoteResult": "gitops_tools.commands.promote",
+    "PublishResult": "gitops_tools.commands.publish",
+    "PropagateResult": "gitops_tools.commands.propagate",
     "RollbackResult": "gitops_tools.commands.rollback",
     "ReleaseResult": "gitops_tools.commands.release",
     "ValidateResult": "gitops_tools.commands.validate",
@@ -70,6 +74,8 @@ if TYPE_CHECKING:
     from gitops_tools.commands.imageset import SetResult
     from gitops_tools.commands.metrics import MetricsResult
     from gitops_tools.commands.promote import PromoteResult
+    from gitops_tools.commands.publish import PublishResult
+    from gitops_tools.commands.propagate import PropagateResult
     from gitops_tools.commands.release import ReleaseResult
     from gitops_tools.commands.rollback import RollbackResult
     from gitops_tools.commands.validate import ValidateResult

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from gitops_tools.commands.imageset import SetResult
     from gitops_tools.commands.metrics import MetricsResult
     from gitops_tools.commands.promote import PromoteResult
+    from gitops_tools.commands.publish import PublishResult
+    from gitops_tools.commands.propagate import PropagateResult
     from gitops_tools.commands.release import ReleaseResult
     from gitops_tools.commands.rollback import RollbackResult
     from gitops_tools.commands.validate import ValidateResult
@@ -104,6 +106,23 @@ class Repository:
         from gitops_tools.commands.rollback import rollback
 
         return rollback(self.cwd, self.path, env, to, images, self._write(dry_run, commit), self.env)
+
+    def propagate(self, library: str, version: str, *, services: Sequence[str] = (),
+                  changelog: str | Path | None = None, index_url: str | None = None, dry_run: bool = False,
+                  jobs: int = 4) -> PropagateResult:
+        """Move every service of ``services:`` in ``gitops-tools.yaml`` that depends on ``library`` (or only the
+        named ``services``) to ``version``: in a shallow clone of each, only the pin changes, in its style (a range
+        that already admits the version is left alone); a commit with the ``changelog`` file's section for that
+        version; a push to ``gitops-tools/propagate/<library>-<version>`` that opens a GitLab merge request the
+        first time. With ``index_url`` (a simple index) the version must be published there first. One failing
+        service never stops the others: the result says what became of each, and its ``exit_code`` is 0 (all
+        done), 4 (partly done), 1 or 75 (none done)."""
+        from gitops_tools.commands.propagate import propagate
+
+        return propagate(self.cwd, self.path, library, version, services=services,
+                         changelog=Path(changelog) if changelog is not None else None, index_url=index_url,
+                         dry_run=dry_run, jobs=jobs, env=self.env if self.env is not None else os.environ,
+                         verbose=self.verbose)
 
     # --- seeing -------------------------------------------------------------------------------------------
 
@@ -198,3 +217,16 @@ class Library:
         from gitops_tools.commands.release import full_changelog
 
         return full_changelog(self.path, self.tag_prefix, self.verbose)
+
+    def publish(self, files: Sequence[str | Path] = ("dist",), *, repository_url: str, index_url: str | None = None,
+                timeout: float = 10.0) -> PublishResult:
+        """Upload the wheel and sdist in ``files`` (directories or files, relative to ``path``; default ``dist``)
+        to the package index at ``repository_url`` with twine, unless the index (``index_url``, default
+        ``<repository_url>/simple/``) has them already: then nothing is uploaded (a pipeline run again passes).
+        A file there with other bytes under the same version is an error. Credentials come from ``env``:
+        ``TWINE_USERNAME`` and ``TWINE_PASSWORD``, else ``CI_JOB_TOKEN`` as ``gitlab-ci-token``."""
+        from gitops_tools.commands.publish import publish
+
+        return publish([Path(f) for f in files], repository_url, index_url,
+                       self.env if self.env is not None else os.environ, base=self.path, timeout=timeout,
+                       verbose=self.verbose)

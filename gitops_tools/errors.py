@@ -11,6 +11,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNEXPECTED = 3
+EXIT_PARTIAL = 4  # a command over many repositories (propagate) did some and failed for others
 EXIT_TEMPFAIL = 75
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM: what a cancelled CI job receives

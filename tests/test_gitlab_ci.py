@@ -128,12 +128,14 @@ def test_templates_parse_for_a_service_repository(tmp_path: Path) -> None:
     (service / "templates.gitlab-ci.yml").write_bytes((ROOT / "ci/templates.gitlab-ci.yml").read_bytes())
     (service / ".gitlab-ci.yml").write_text(
         "include:\n  - local: templates.gitlab-ci.yml\n"
-        "stages: [test, build, release, publish, deploy]\n"
+        "stages: [test, build, release, publish, propagate, deploy]\n"
         "test: {extends: .shared-library:test}\n"
         "build: {extends: .shared-library:build}\n"
         "release: {extends: .shared-library:release}\n"
         "publish: {extends: .shared-library:publish}\n"
+        "propagate: {extends: .shared-library:propagate}\n"
         "deploy: {extends: .gitops:update-image, stage: deploy}\n"
+        "promote: {extends: .gitops:promote, stage: deploy}\n"
     )
     git(service, "init", "-q", "-b", "main")
     git(service, "add", "-A")
@@ -143,7 +145,7 @@ def test_templates_parse_for_a_service_repository(tmp_path: Path) -> None:
                        timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     names = {line.split()[0] for line in r.stdout.splitlines()[1:] if line.strip() and not line.startswith(" ")}
-    assert {"test", "build", "release", "publish", "deploy"} <= names
+    assert {"test", "build", "release", "publish", "propagate", "deploy", "promote"} <= names
 
 
 def pytest_summary(out: str) -> str:
@@ -182,6 +184,7 @@ def library_with_a_remote(tmp_path: Path) -> tuple[Path, Path]:
     (library / ".gitlab-ci.yml").write_text(
         "include:\n  - local: templates.gitlab-ci.yml\n"
         "stages: [build, release, publish]\n"
+        "build: {extends: .shared-library:build}\n"
         "release: {extends: .shared-library:release}\n"
         "publish: {extends: .shared-library:publish}\n"
     )
@@ -247,8 +250,10 @@ def test_publish_runs_for_release_tags_of_any_prefix(tmp_path: Path, tag: str, p
     (library / "templates.gitlab-ci.yml").write_bytes((ROOT / "ci/templates.gitlab-ci.yml").read_bytes())
     (library / ".gitlab-ci.yml").write_text(
         "include:\n  - local: templates.gitlab-ci.yml\n"
-        "stages: [publish]\n"
+        "stages: [build, publish, propagate]\n"
+        "build: {extends: .shared-library:build}\n"
         "publish: {extends: .shared-library:publish}\n"
+        "propagate: {extends: .shared-library:propagate}\n"
     )
     git(library, "init", "-q", "-b", "main")
     git(library, "add", "-A")
@@ -257,11 +262,53 @@ def test_publish_runs_for_release_tags_of_any_prefix(tmp_path: Path, tag: str, p
     assert r.returncode == 0, r.stdout + r.stderr
     when = {job["name"]: job["when"] for job in json.loads(r.stdout)}
     assert (when["publish"] != "never") is publishes, (tag, when)
+    assert when["propagate"] == when["publish"], (tag, when)
     if not publishes:
         return
     # and without a tag (a branch pipeline) it does not
     r = gitlab_ci_local(library, "", args=("--list-json",))
     assert {job["name"]: job["when"] for job in json.loads(r.stdout)}["publish"] == "never"
+
+
+def _templates() -> dict[str, dict[str, object]]:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor("!reference", lambda loader, node: ["!reference", *loader.construct_sequence(node)])
+    loaded: dict[str, dict[str, object]] = yaml.load((ROOT / "ci/templates.gitlab-ci.yml").read_text(), Loader=Loader)
+    return loaded
+
+
+def test_jobs_that_write_retry_exit_75_and_propagate_tolerates_exit_4() -> None:
+    """Exit 75 (retries or network used up) is retried by every job that writes or uploads; a propagation that
+    moved some services but not all (exit 4) does not fail the release; the GitOps jobs share one clone step."""
+    t = _templates()
+    for name in (".gitops:update-image", ".gitops:promote", ".gitops:metrics", ".shared-library:publish",
+                 ".shared-library:propagate"):
+        assert t[name]["retry"] == {"max": 2, "exit_codes": [75]}, name
+    assert t[".shared-library:propagate"]["allow_failure"] == {"exit_codes": [4]}
+    assert t[".shared-library:propagate"]["needs"] == ["publish"]
+    assert t[".shared-library:publish"]["needs"] == ["build"]
+    for name in (".gitops:update-image", ".gitops:promote", ".shared-library:propagate"):
+        assert t[name]["extends"] == ".gitops:tools", name
+        assert t[name]["script"][0] == ["!reference", ".gitops:tools", "script"], name
+    assert t[".shared-library:build"]["artifacts"] == {"paths": ["dist/"], "expire_in": "1 week"}
+    assert 'pip install --quiet "build==1.6.1"' in t[".shared-library:build"]["script"]
+    # the token never in a URL: only in the http.extraHeader of the clone's environment
+    clone = str(t[".gitops:tools"]["script"])
+    assert "GIT_CONFIG_KEY_0=http.extraHeader" in clone and "@" not in clone
+
+
+def test_the_tool_builds_and_publishes_itself_for_its_release_tags_only(tmp_path: Path) -> None:
+    checkout = copy_checkout(ROOT, tmp_path / "gitops")
+    for tag, runs in (("v0.3.0", True), ("v10.20.30", True), ("shared-library-v1.0.0", False), ("v1.2", False),
+                      ("", False)):
+        r = gitlab_ci_local(checkout, "", *([f"CI_COMMIT_TAG={tag}"] if tag else []), args=("--list-json",))
+        assert r.returncode == 0, r.stdout + r.stderr
+        when = {job["name"]: job["when"] for job in json.loads(r.stdout)}
+        assert (when["build"] != "never", when["publish"] != "never") == (runs, runs), (tag, when)
+    job = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())["publish"]
+    assert job["variables"] == {"GITOPS_TOOLS_SOURCE": "file://$CI_PROJECT_DIR"}
 
 
 NODE_WITHOUT_RE2 = """\

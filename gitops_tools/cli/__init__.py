@@ -13,6 +13,8 @@ import click
 
 from gitops_tools.cli import images, moving, releasing, seeing  # noqa: F401 - they register the commands
 from gitops_tools.cli import metrics  # noqa: F401 - registers `metrics`
+from gitops_tools.cli import propagate  # noqa: F401 - registers `propagate`
+from gitops_tools.cli import publishing  # noqa: F401 - registers `publish`
 from gitops_tools.cli.base import STATE, cli, report
 from gitops_tools.errors import (
     EXIT_INTERRUPTED,
@@ -28,7 +30,7 @@ __all__ = ["cli", "main"]
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    """Run the CLI and exit with the documented code: 0 ok, 1 expected error, 2 usage, 3 bug, 75 retry,
+    """Run the CLI and exit with the documented code: 0 ok, 1 expected error, 2 usage, 3 bug, 4 partly done, 75 retry,
     130 interrupted, 143 terminated."""
     from gitops_tools.interrupts import raise_on_sigterm
 

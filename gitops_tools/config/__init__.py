@@ -41,6 +41,13 @@ reference; in short, every key, its type and its default::
         environments: [prod]      # optional; environment names; default all
         required: false           # optional bool: true makes a failed notification exit 75 (the change stays)
         timeout: 10s              # optional duration from 1s to 5m, for each attempt
+    services:                     # optional mapping: service name -> its repository, for `propagate`
+      api:                        # key: a name matching ^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$
+        repo_url: https://gitlab.com/aegis/api.git   # required; the URL to clone, without credentials
+        branch: main              # optional; the branch merge requests go into; default "main"
+        files: [requirements.txt] # optional; relative paths; default requirements*.txt, constraints*.txt and
+                                  #   pyproject.toml at the repository's root
+        libraries: [shared-library]   # optional; the libraries propagated to it (normalised); default all
 
 Why the strictness: this file decides what may be pushed to production, so a typo must not silently become a
 default.  Unknown keys are errors (with a "did you mean"), duplicate keys are errors, and the file is read as
@@ -78,6 +85,7 @@ from gitops_tools.config.model import (
     ImageOptions,
     NotifyTarget,
     Policies,
+    Service,
     ValuesLocation,
     default_config,
     parse_duration,
@@ -95,6 +103,7 @@ __all__ = [
     "ImageOptions",
     "NotifyTarget",
     "Policies",
+    "Service",
     "ValuesLocation",
     "default_config",
     "parse_config",

@@ -146,6 +146,31 @@ class NotifyTarget:
         return not self.environments or environment in self.environments
 
 
+#: The files of a service that name its dependencies, looked for at its repository's root when ``files`` is not set.
+SERVICE_FILE_PATTERNS: tuple[str, ...] = ("requirements*.txt", "constraints*.txt", "pyproject.toml")
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service repository that depends on the platform's libraries, for ``propagate``.
+
+    ``repo_url`` is the URL to clone (a token never goes in it: ``GITOPS_TOKEN`` or ``CI_JOB_TOKEN``), ``branch``
+    the branch its merge requests go into; ``files`` the files that pin its dependencies (empty: every
+    ``requirements*.txt``, ``constraints*.txt`` and ``pyproject.toml`` at its root); ``libraries`` the libraries
+    propagated to it (empty: every library).
+    """
+
+    name: str
+    repo_url: str
+    branch: str = "main"
+    files: tuple[str, ...] = ()
+    libraries: tuple[str, ...] = ()
+
+    def wants(self, library: str) -> bool:
+        """Whether ``library`` (a normalised name) is propagated to this service."""
+        return not self.libraries or library in self.libraries
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration.  ``environments`` is in promotion order; ``source`` is the file it came from.
@@ -160,6 +185,7 @@ class Config:
     images: tuple[ImageOptions, ...] = ()
     policies: Policies = Policies()
     notify: tuple[NotifyTarget, ...] = ()
+    services: tuple[Service, ...] = ()
     source: str | None = None
 
     def find_environment(self, name: str) -> Environment | None:

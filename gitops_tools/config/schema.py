@@ -298,6 +298,39 @@ def notify_timeout(text: str) -> str:
     return text
 
 
+_SERVICE_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")
+_LIBRARY_NAME_RE = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
+
+
+def service_name(name: str) -> str:
+    if not _SERVICE_NAME_RE.match(name):
+        raise Invalid(f"invalid service name {quote(name)}",
+                      'use lowercase letters, digits, ".", "_" and "-", starting and ending with a letter or digit, '
+                      'e.g. "api"')
+    return name
+
+
+def service_url(url: str) -> str:
+    if url.strip() == "" or CONTROL_RE.search(url) or any(c.isspace() for c in url):
+        raise Invalid(f"invalid repository URL {quote(url)}",
+                      "write the URL git clones, e.g. https://gitlab.com/aegis/api.git")
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest.split("/", 1)[0] and scheme.lower() in ("http", "https"):
+        raise Invalid("the repository URL carries credentials",
+                      "a token never goes into the URL: write it without them and give the token in GITOPS_TOKEN "
+                      "(or run in GitLab CI for CI_JOB_TOKEN)")
+    return url
+
+
+def library_name(name: str) -> str:
+    """A Python distribution name (PEP 508), normalised as PEP 503 does (``Shared_Library`` -> ``shared-library``)."""
+    if not _LIBRARY_NAME_RE.match(name):
+        raise Invalid(f"invalid library name {quote(name)}",
+                      'write the name of a Python distribution: letters, digits, ".", "_" and "-", e.g. '
+                      '"shared-library"')
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _environment_entry_fix(value: Any) -> str:
     if isinstance(value, str) and model.ENVIRONMENT_NAME_RE.match(value):
         return f'write "- name: {value}"'
@@ -309,6 +342,9 @@ _author_email = _reasoned(_email_problem, "e-mail address", "write an address li
 _environment_path = _relative_path("the repository root", '"environments/dev"', "the repository root")
 _values_file = _relative_path("each environment's directory", '"values.yaml"',
                               "the environment's directory itself, not a file")
+
+
+_service_file = _relative_path("the service repository's root", '"requirements.txt"', "the repository's root")
 
 
 def _environment_names(top: Mapping[str, Any]) -> list[str]:
@@ -379,6 +415,19 @@ NOTIFY_TARGET = Section(model.NotifyTarget, fix=(
     Field("timeout", Str(check=notify_timeout, expected="a duration such as 10s", type_fix=_NOTIFY_TIMEOUT_FIX)),
 ))
 
+SERVICE = Section(model.Service, fix='write "repo_url:" (and optionally "branch:", "files:", "libraries:") indented '
+                                      'below "{key}:"', fields=(
+    Field("repo_url", Str(check=service_url), required='the URL to clone, e.g. '
+                                                        '"repo_url: https://gitlab.com/aegis/api.git"'),
+    Field("branch", Str(check=_branch)),
+    Field("files", ListOf(Str(check=_service_file, other_fix="write a file name such as requirements.txt"), empty=(
+        "the file list is empty", "delete the key to look for requirements*.txt, constraints*.txt and pyproject.toml, "
+                                  "or list some"))),
+    Field("libraries", ListOf(Str(check=library_name, other_fix="write a library name such as shared-library"),
+                              empty=("the library list is empty",
+                                     "delete the key to propagate every library to this service, or list some"))),
+))
+
 CONFIG = Section(model.Config, fields=(
     Field("version", Int(check=_version), keep=False),
     Field("repo_url", Str(nullable=True)),
@@ -390,6 +439,7 @@ CONFIG = Section(model.Config, fields=(
     Field("images", MapOf("image", Str(check=_image_name), IMAGE, key_field="name")),
     Field("policies", POLICIES),
     Field("notify", ListOf(NOTIFY_TARGET)),
+    Field("services", MapOf("service", Str(check=service_name), SERVICE, key_field="name")),
 ))
 
 

@@ -25,10 +25,10 @@ def mask(text: str, secrets: Sequence[str] = ()) -> str:
     return out
 
 
-def raw_stderr(err: Any) -> str:
-    """GitPython wraps stderr as ``"\\n  stderr: '…'"``: git's own words back."""
-    text = str(err.stderr or "")
-    prefix = "\n  stderr: '"
+def raw_stderr(err: Any, stream: str = "stderr") -> str:
+    """GitPython wraps stderr (and stdout) as ``"\\n  stderr: '…'"``: git's own words back."""
+    text = str(getattr(err, stream, "") or "")
+    prefix = f"\n  {stream}: '"
     if text.startswith(prefix) and text.endswith("'"):
         text = text[len(prefix):-1]
     return text

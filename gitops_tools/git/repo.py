@@ -42,9 +42,10 @@ class PushRejected(GitopsError):
     """``git push`` (or clone, fetch, ls-remote) failed; ``stderr`` is git's message (secrets masked), ``kind``
     its class (:data:`~gitops_tools.git.refusals.RETRY`, ``FINAL`` or ``TEMPORARY``)."""
 
-    def __init__(self, problem: str, stderr: str, kind: str) -> None:
+    def __init__(self, problem: str, stderr: str, kind: str, stdout: str = "") -> None:
         super().__init__(problem)
         self.stderr = stderr
+        self.stdout = stdout  # what git printed on stdout: the per-ref lines of ``push --porcelain``
         self.kind = kind
         # Wherever one is not caught: refused for good is 1, anything a later run may get past is 75.
         self.exit_code = EXIT_ERROR if kind == FINAL else EXIT_TEMPFAIL
@@ -53,10 +54,11 @@ class PushRejected(GitopsError):
 class _Failed(Exception):
     """A git command exited non-zero (internal: the public methods translate it)."""
 
-    def __init__(self, status: int, stderr: str) -> None:
+    def __init__(self, status: int, stderr: str, stdout: str = "") -> None:
         super().__init__(status, stderr)
         self.status = status
         self.stderr = stderr
+        self.stdout = stdout
 
 
 def _gitpython() -> Any:
@@ -137,7 +139,8 @@ class Git:
         except gitpython.exc.GitCommandNotFound as err:
             raise _Failed(127, f"cannot run git: {err}") from None
         except gitpython.exc.GitCommandError as err:
-            raise _Failed(int(err.status) if isinstance(err.status, int) else 1, raw_stderr(err)) from None
+            raise _Failed(int(err.status) if isinstance(err.status, int) else 1, raw_stderr(err),
+                          raw_stderr(err, "stdout")) from None
         except OSError as err:  # the directory vanished
             raise _Failed(127, f"cannot run git: {err.strerror or err}") from None
         return str(out)
@@ -171,9 +174,11 @@ class Git:
         try:
             return self._execute(args, progress=progress)
         except _Failed as err:
-            stderr = mask(err.stderr.strip(), self.secrets)
+            # ``push --porcelain`` says why each ref was refused on stdout ("!<TAB>ref<TAB>[rejected] (why)")
+            refused = [line for line in err.stdout.splitlines() if line.startswith("!")]
+            stderr = mask("\n".join([err.stderr.strip(), *refused]).strip(), self.secrets)
             raise PushRejected(f"`{self._shown(args)}` failed: {stderr or 'no message'}", stderr,
-                               classify_push_error(stderr)) from None
+                               classify_push_error(stderr), mask(err.stdout, self.secrets)) from None
 
     def network_step(self, *args: str, fix: str = "check the URL and the token", progress: bool = False) -> str:
         """A clone, fetch or ls-remote the run cannot go on without: refused for good (auth, no such repository)

@@ -54,3 +54,26 @@ def prepend(existing: str | None, section: str) -> str:
         return existing + sep + section
     cut = index + len(nl)
     return existing[:cut] + section + existing[cut:]
+
+
+def section_for(text: str, version: str) -> str | None:
+    """The section of a CHANGELOG about ``version``: from the heading that names it (``## 1.3.0 (date)``,
+    ``## [1.3.0] - date``, ``## shared-library-v1.3.0``) to the next heading of the same or a higher level;
+    None when no heading names it. ``1.3.0`` never matches ``1.3.0rc1`` or ``11.3.0``."""
+    import re
+
+    wanted = re.compile(r"(?<![0-9.])" + re.escape(version) + r"(?![0-9A-Za-z+-]|\.[0-9A-Za-z])")
+    lines = text.replace("\r\n", "\n").split("\n")
+    for i, line in enumerate(lines):
+        heading = re.match(r"(#{1,6})\s", line)
+        if heading is None or not wanted.search(line):
+            continue
+        level = len(heading.group(1))
+        end = len(lines)
+        for j in range(i + 1, len(lines)):
+            other = re.match(r"(#{1,6})\s", lines[j])
+            if other is not None and len(other.group(1)) <= level:
+                end = j
+                break
+        return "\n".join(lines[i:end]).strip("\n") + "\n"
+    return None
