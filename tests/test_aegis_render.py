@@ -53,6 +53,8 @@ def test_environment_has_the_whole_platform(env: str) -> None:
     assert found["ConfigMap"] == {"app-config", "gitops-delivery-dashboard"}
     assert found["SecretStore"] == {"vault-backend"}
     assert found["ExternalSecret"] == {"app-secrets"}
+    assert found["NetworkPolicy"] == {"default-deny", "dns", "api", "recommendation", "recommendation-trainer",
+                                      "database", "redis"}
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -120,6 +122,8 @@ def test_applications_and_project() -> None:
         sync = spec["syncPolicy"]
         assert sync["automated"]["prune"] is True and sync["automated"]["selfHeal"] is True
         assert "CreateNamespace=true" in sync["syncOptions"]
+        labels = sync["managedNamespaceMetadata"]["labels"]
+        assert {labels[f"pod-security.kubernetes.io/{mode}"] for mode in ("enforce", "audit", "warn")} == {"restricted"}
         assert sync["retry"]["limit"] == 5 and sync["retry"]["backoff"]["duration"] == "5s"
     project = next(o for o in objects if o["kind"] == "AppProject")
     assert project["metadata"]["name"] == "aegis"
@@ -153,3 +157,20 @@ def test_rendered_core_objects_match_the_kubernetes_schemas(tmp_path: Any) -> No
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "ERROR" not in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_pod_meets_the_restricted_pod_security_profile_its_namespace_enforces(env: str) -> None:
+    """What Pod Security "restricted" admits (the namespace label of applications/aegis-<env>.yaml): a pod that
+    broke it would be refused by the cluster, so it is refused here first."""
+    for name, pod in pods(render(f"environments/{env}")):
+        pod_ctx = pod.get("securityContext", {})
+        assert pod_ctx.get("seccompProfile", {}).get("type") in ("RuntimeDefault", "Localhost"), name
+        assert not any(pod.get(k) for k in ("hostNetwork", "hostPID", "hostIPC")), name
+        for c in [*pod.get("initContainers", []), *pod["containers"]]:
+            ctx = c.get("securityContext", {})
+            assert ctx.get("allowPrivilegeEscalation") is False, (name, c["name"])
+            assert ctx.get("runAsNonRoot", pod_ctx.get("runAsNonRoot")) is True, (name, c["name"])
+            assert ctx.get("capabilities", {}).get("drop") == ["ALL"], (name, c["name"])
+            assert set(ctx.get("capabilities", {}).get("add", [])) <= {"NET_BIND_SERVICE"}, (name, c["name"])
+            assert not ctx.get("privileged"), (name, c["name"])
