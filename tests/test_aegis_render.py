@@ -127,8 +127,31 @@ def test_applications_and_project() -> None:
         assert sync["retry"]["limit"] == 5 and sync["retry"]["backoff"]["duration"] == "5s"
     project = next(o for o in objects if o["kind"] == "AppProject")
     assert project["metadata"]["name"] == "aegis"
-    assert [d["namespace"] for d in project["spec"]["destinations"]] == ["aegis-*"]
-    assert {r["name"] for r in project["spec"]["roles"]} == {"admin", "developer"}
+    assert [d["namespace"] for d in project["spec"]["destinations"]] == [f"aegis-{env}" for env in ENVS]
+    assert project["spec"]["orphanedResources"] == {"warn": True}
+    [window] = project["spec"]["syncWindows"]
+    assert (window["kind"], window["applications"], window["manualSync"]) == ("allow", ["aegis-prod"], True)
+
+
+def test_the_project_grants_least_privilege() -> None:
+    """Who may do what to which Application, from the roles' Casbin lines: nobody deletes or edits an Application
+    through Argo CD (a commit to applications/ does), developers never sync prod, release managers do."""
+    project = next(o for o in render("applications") if o["kind"] == "AppProject")
+    grants: dict[str, set[tuple[str, str, str]]] = {}
+    for role in project["spec"]["roles"]:
+        for line in role["policies"]:
+            kind, subject, resource, action, obj, effect = (w.strip() for w in line.split(","))
+            assert (kind, subject, effect) == ("p", f"proj:aegis:{role['name']}", "allow"), line
+            grants.setdefault(role["name"], set()).add((resource, action, obj))
+    assert set(grants) == {"admin", "developer", "release-manager"}
+    everything = set().union(*grants.values())
+    assert not [g for g in everything if g[1] in ("*", "delete", "update", "create")], "no wildcard, delete or edit"
+
+    def may_sync(role: str, app: str) -> bool:
+        return any(r == "applications" and a == "sync" and o in ("aegis/*", f"aegis/{app}") for r, a, o in grants[role])
+
+    assert [may_sync("developer", f"aegis-{env}") for env in ENVS] == [True, True, False]
+    assert [may_sync("release-manager", f"aegis-{env}") for env in ENVS] == [False, False, True]
 
 
 def test_values_files_follow_the_kustomization() -> None:

@@ -176,9 +176,11 @@ def test_application_pointing_nowhere(repo: Path) -> None:
         "path 'environments/development' does not exist in this repository",
         "error - application-namespace applications/aegis-prod.yaml Application/aegis-prod spec.destination.namespace "
         "deploys into 'aegis-production' but environments/prod sets namespace 'aegis-prod'",
+        "error - application-namespace applications/aegis-prod.yaml Application/aegis-prod spec.destination.namespace "
+        "namespace 'aegis-production' is not allowed by project 'aegis' (aegis-dev, aegis-staging, aegis-prod)",
         "error - application-branch applications/aegis-staging.yaml Application/aegis-staging "
         "spec.sources[0].targetRevision revision 'mian' does not exist (known: HEAD, main)",
-        "3 error(s), 0 warning(s)",
+        "4 error(s), 0 warning(s)",
     ]
 
 
@@ -189,7 +191,8 @@ def test_application_namespace_outside_the_project(repo: Path) -> None:
     findings = json.loads(r.stdout)["findings"]
     assert [(f["check"], f["message"]) for f in findings] == [
         ("application-namespace", "deploys into 'kube-system' but environments/dev sets namespace 'aegis-dev'"),
-        ("application-namespace", "namespace 'kube-system' is not allowed by project 'aegis' (aegis-*)"),
+        ("application-namespace", "namespace 'kube-system' is not allowed by project 'aegis' "
+                                  "(aegis-dev, aegis-staging, aegis-prod)"),
     ]
 
 
