@@ -197,3 +197,22 @@ def test_every_pod_meets_the_restricted_pod_security_profile_its_namespace_enfor
             assert ctx.get("capabilities", {}).get("drop") == ["ALL"], (name, c["name"])
             assert set(ctx.get("capabilities", {}).get("add", [])) <= {"NET_BIND_SERVICE"}, (name, c["name"])
             assert not ctx.get("privileged"), (name, c["name"])
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_redis_requires_the_password_from_vault_and_its_probes_use_it(env: str) -> None:
+    objects = render(f"environments/{env}")
+    redis = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "redis")
+    [container] = redis["spec"]["template"]["spec"]["containers"]
+    assert container["image"].startswith("redis:7.4.") and int(container["image"].split(".")[2].split("-")[0]) >= 6
+    script = container["command"][-1]
+    assert "requirepass" in script and "exec redis-server /data/auth.conf" in script
+    assert "$REDIS_PASSWORD" not in script.split("exec redis-server", 1)[1]  # never on redis-server's command line
+    env_vars = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "secretKeyRef" in
+                e.get("valueFrom", {})}
+    assert env_vars["REDIS_PASSWORD"] == env_vars["REDISCLI_AUTH"] == {"name": "app-secrets", "key": "redis-password"}
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert "redis-cli" in container[probe]["exec"]["command"][-1]
+    external = next(o for o in objects if o["kind"] == "ExternalSecret" and o["metadata"]["name"] == "app-secrets")
+    assert {"secretKey": "redis-password", "remoteRef": {"key": f"aegis/{env}", "property": "redis_password"}} in \
+        external["spec"]["data"]
