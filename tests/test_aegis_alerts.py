@@ -38,7 +38,7 @@ def test_the_rules_are_valid(tmp_path: Path) -> None:
     (tmp_path / "rules.yml").write_text(yaml.safe_dump({"groups": spec["groups"]}))
     r = subprocess.run([promtool, "check", "rules", "rules.yml"], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "SUCCESS: 13 rules found" in r.stdout
+    assert "SUCCESS: 14 rules found" in r.stdout
 
 
 DATABASE_DOWN = {
@@ -170,6 +170,29 @@ def test_no_kube_state_metrics_at_all_says_the_alerts_are_blind(tmp_path: Path) 
                                    "kube-state-metrics is down or no longer scraped, so the workload and datastore "
                                    "alerts of this rule are blind.",
                     "runbook_url": "https://gitlab.com/aegis/gitops/-/wikis/runbooks/AegisMonitoringBlind"}}]},
+        ],
+    }])
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_failed_or_overdue_backup_alerts(tmp_path: Path) -> None:
+    summary = "The PostgreSQL backup of aegis-prod failed or is overdue"
+    r = promtool_test(tmp_path, [{
+        "interval": "1m",
+        "input_series": [*namespaces("aegis-prod"),
+                         {"series": 'kube_job_status_failed{namespace="aegis-prod",job_name="database-backup-29123456"}',
+                          "values": "0x3 1x30"}],
+        "alert_rule_test": [
+            {"eval_time": "3m", "alertname": "AegisDatabaseBackupFailed", "exp_alerts": []},
+            {"eval_time": "20m", "alertname": "AegisDatabaseBackupFailed", "exp_alerts": [{
+                "exp_labels": {"severity": "critical", "namespace": "aegis-prod", "job_name": "database-backup-29123456"},
+                "exp_annotations": {
+                    "summary": summary,
+                    "description": "The nightly pg_dump of aegis-prod failed, or none has succeeded for 36 hours: until "
+                                   "one does, a lost volume loses everything since the last good dump. `kubectl logs "
+                                   "job/<run> -c dump` (or -c upload) shows why; docs/runbooks/postgresql-restore.md "
+                                   "restores one.",
+                    "runbook_url": "https://gitlab.com/aegis/gitops/-/blob/main/docs/runbooks/postgresql-restore.md"}}]},
         ],
     }])
     assert r.returncode == 0, r.stdout + r.stderr

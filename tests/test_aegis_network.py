@@ -29,7 +29,12 @@ def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 
 
 def peer_matches(peer: dict[str, Any], pod: Pod, namespace: str) -> bool:
-    assert set(peer) <= {"podSelector", "namespaceSelector"}, peer
+    assert set(peer) <= {"podSelector", "namespaceSelector", "ipBlock"}, peer
+    if "ipBlock" in peer:  # the policies name addresses outside the cluster only (private ranges excepted)
+        assert "10.0.0.0/8" in peer["ipBlock"].get("except", []), peer
+        return pod.namespace == ""
+    if pod.namespace == "":  # outside the cluster: only an ipBlock matches it
+        return False
     if "namespaceSelector" in peer:
         ns_ok = selects(peer["namespaceSelector"], {"kubernetes.io/metadata.name": pod.namespace})
     else:
@@ -67,6 +72,9 @@ def pods_of(env: str) -> list[Pod]:
     for o in render(f"environments/{env}"):
         if o["kind"] in ("Deployment", "StatefulSet"):
             out.append(Pod(o["metadata"]["name"], namespace, o["spec"]["template"]["metadata"]["labels"]))
+        if o["kind"] == "CronJob":
+            labels = o["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+            out.append(Pod(o["metadata"]["name"], namespace, labels))
     values = yaml.safe_load((ROOT / f"environments/{env}/values.yaml").read_text())
     trainer = {**values["defaultPodOptions"]["labels"], **values["controllers"]["trainer"]["pod"]["labels"]}
     out.append(Pod("trainer", namespace, trainer))
@@ -78,6 +86,7 @@ OUTSIDE = [
     Pod("prometheus", "monitoring", {"app.kubernetes.io/name": "prometheus"}),
     Pod("stranger", "other-team", {"app.kubernetes.io/name": "api"}),  # the same labels, another namespace
 ]
+INTERNET = Pod("object-storage", "", {})  # an address outside the cluster
 DNS = Pod("coredns", "kube-system", {"k8s-app": "kube-dns"})
 
 
@@ -93,10 +102,11 @@ def test_who_can_reach_each_workload_is_exactly_the_listed_ones(env: str, target
                                                                 sources: set[str]) -> None:
     policies = [o for o in render(f"environments/{env}") if o["kind"] == "NetworkPolicy"]
     pods = pods_of(env)
-    assert {p.name for p in pods} == {"api", "recommendation", "database", "redis", "trainer"}
+    backup = {"database-backup"} if env == "prod" else set()  # prod's nightly pg_dump
+    assert {p.name for p in pods} == {"api", "recommendation", "database", "redis", "trainer"} | backup
     to = next(p for p in pods if p.name == target)
-    reached = {p.name for p in [*pods, *OUTSIDE] if p is not to and can_reach(policies, p, to, port)}
-    assert reached == sources
+    reached = {p.name for p in [*pods, *OUTSIDE, INTERNET] if p is not to and can_reach(policies, p, to, port)}
+    assert reached == sources | (backup if target == "database" else set())
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -108,8 +118,10 @@ def test_nothing_else_is_open_and_every_pod_resolves_names(env: str) -> None:
         # no other port of any workload, from anyone
         for other in [*pods, *OUTSIDE]:
             assert not can_reach(policies, other, pod, 22), (other.name, pod.name)
-        # and no way out of the namespace but DNS
+        # and no way out of the namespace but DNS (and, for the backup alone, object storage over HTTPS)
         assert not can_reach(policies, pod, OUTSIDE[2], 443), pod.name
+        assert can_reach(policies, pod, INTERNET, 443) is (pod.name == "database-backup"), pod.name
+        assert not can_reach(policies, pod, INTERNET, 80), pod.name
 
 
 def test_the_project_lets_argo_cd_sync_network_policies() -> None:

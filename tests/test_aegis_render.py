@@ -23,10 +23,13 @@ def render(path: str) -> tuple[dict[str, Any], ...]:
 
 
 def pods(objects: tuple[dict[str, Any], ...]) -> list[tuple[str, dict[str, Any]]]:
+    """The pod specs of the workloads (a CronJob's through its job template)."""
     out = []
     for o in objects:
         spec = o.get("spec", {})
-        pod = spec.get("template", {}).get("spec") if o["kind"] in ("Deployment", "StatefulSet") else None
+        if o["kind"] == "CronJob":
+            spec = spec["jobTemplate"]["spec"]
+        pod = spec.get("template", {}).get("spec") if o["kind"] in ("Deployment", "StatefulSet", "CronJob") else None
         if pod:
             out.append((f"{o['kind']}/{o['metadata']['name']}", pod))
     return out
@@ -52,9 +55,11 @@ def test_environment_has_the_whole_platform(env: str) -> None:
     assert len(found["PrometheusRule"]) == 1
     assert found["ConfigMap"] == {"app-config", "gitops-delivery-dashboard"}
     assert found["SecretStore"] == {"vault-backend"}
-    assert found["ExternalSecret"] == {"app-secrets"}
+    backup = {"database-backup"} if env == "prod" else set()  # prod's nightly pg_dump (environments/prod/backup)
+    assert found["ExternalSecret"] == {"app-secrets"} | backup
     assert found["NetworkPolicy"] == {"default-deny", "dns", "api", "recommendation", "recommendation-trainer",
-                                      "database", "redis"}
+                                      "database", "redis"} | backup
+    assert found.get("CronJob", set()) == backup
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -89,8 +94,9 @@ def test_images_are_pinned(env: str) -> None:
 @pytest.mark.parametrize("env", ENVS)
 def test_every_container_has_probes_and_resources(env: str) -> None:
     for name, pod in pods(render(f"environments/{env}")):
-        for c in pod["containers"]:
-            assert c.get("readinessProbe") and c.get("livenessProbe"), (name, c["name"])
+        for c in [*pod.get("initContainers", []), *pod["containers"]]:
+            if not name.startswith("CronJob/"):  # a job's containers run to completion: no probes
+                assert c.get("readinessProbe") and c.get("livenessProbe"), (name, c["name"])
             assert c["resources"].get("requests") and c["resources"].get("limits"), (name, c["name"])
 
 
@@ -216,3 +222,21 @@ def test_redis_requires_the_password_from_vault_and_its_probes_use_it(env: str) 
     external = next(o for o in objects if o["kind"] == "ExternalSecret" and o["metadata"]["name"] == "app-secrets")
     assert {"secretKey": "redis-password", "remoteRef": {"key": f"aegis/{env}", "property": "redis_password"}} in \
         external["spec"]["data"]
+
+
+def test_prod_backs_its_database_up_every_night_and_spreads_over_zones() -> None:
+    objects = render("environments/prod")
+    cron = next(o for o in objects if o["kind"] == "CronJob")
+    assert (cron["metadata"]["name"], cron["spec"]["schedule"], cron["spec"]["timeZone"]) == (
+        "database-backup", "0 3 * * *", "Asia/Seoul")
+    job = cron["spec"]["jobTemplate"]["spec"]
+    assert job["activeDeadlineSeconds"] == 7200 and cron["spec"]["concurrencyPolicy"] == "Forbid"
+    [dump] = job["template"]["spec"]["initContainers"]
+    server = next(o for o in objects if o["kind"] == "StatefulSet")["spec"]["template"]["spec"]["containers"][0]
+    assert dump["image"] == server["image"]  # pg_dump of the server's own version
+    assert "pg_dump --host=database" in dump["command"][-1]
+    for o in objects:
+        if o["kind"] == "Deployment" and o["metadata"]["name"] in ("api", "recommendation"):
+            zone = o["spec"]["template"]["spec"]["topologySpreadConstraints"]
+            assert [(c["topologyKey"], c["whenUnsatisfiable"]) for c in zone] == [
+                ("topology.kubernetes.io/zone", "DoNotSchedule"), ("kubernetes.io/hostname", "ScheduleAnyway")]

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import ROOT, git, kubectl
 
 CONTENT = ("base", "environments", "applications", "gitops-tools.yaml")
-CLEAN = "rendered: dev (30 objects), staging (30 objects), prod (30 objects)\n"
+CLEAN = "rendered: dev (30 objects), staging (30 objects), prod (33 objects)\n"
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_mutable_tag_fails_in_protected_prod_and_warns_in_dev(repo: Path) -> Non
     r = validate(repo, "prod")
     assert r.returncode == 1
     assert r.stdout == (
-        "rendered: prod (30 objects)\n"
+        "rendered: prod (33 objects)\n"
         "error  prod  mutable-tag  Deployment/api container api  image 'registry.gitlab.com/aegis/app/api:main' "
         "uses the mutable tag 'main' in a protected environment; pin a version or a digest\n"
         "1 error(s), 0 warning(s)\n"
@@ -94,7 +94,7 @@ def test_missing_tag_fails_in_protected_prod(repo: Path) -> None:
     r = validate(repo, "prod")
     assert r.returncode == 1
     assert r.stdout == (
-        "rendered: prod (30 objects)\n"
+        "rendered: prod (33 objects)\n"
         "error  prod  mutable-tag  Deployment/api container api  image 'registry.gitlab.com/aegis/app/api' "
         "has no tag (it means latest) in a protected environment; pin a version or a digest\n"
         "1 error(s), 0 warning(s)\n"
@@ -227,8 +227,8 @@ def test_json_output_of_a_clean_run(repo: Path) -> None:
     data = json.loads(r.stdout)
     assert data == {
         "ok": True, "errors": 0, "warnings": 0, "findings": [],
-        "environments": [{"name": e, "path": f"environments/{e}", "rendered": True, "objects": 30}
-                         for e in ("dev", "staging", "prod")],
+        "environments": [{"name": e, "path": f"environments/{e}", "rendered": True, "objects": n}
+                         for e, n in (("dev", 30), ("staging", 30), ("prod", 33))],
     }
 
 
