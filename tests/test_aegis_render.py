@@ -240,3 +240,24 @@ def test_prod_backs_its_database_up_every_night_and_spreads_over_zones() -> None
             zone = o["spec"]["template"]["spec"]["topologySpreadConstraints"]
             assert [(c["topologyKey"], c["whenUnsatisfiable"]) for c in zone] == [
                 ("topology.kubernetes.io/zone", "DoNotSchedule"), ("kubernetes.io/hostname", "ScheduleAnyway")]
+
+
+def test_code_owners_guard_prod_and_what_decides_deployments() -> None:
+    """GitLab's CODEOWNERS: every prod path needs a release manager; the Applications, the tool's configuration and
+    the pipelines need the platform team."""
+    owners: dict[str, str] = {}
+    section = ""
+    for line in (ROOT / ".gitlab/CODEOWNERS").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            section = line.split("]", 1)[0].strip("[")
+            default_owner = line.rsplit(" ", 1)[-1]
+            continue
+        path, *named = line.split()
+        owners[path] = (named[0] if named else default_owner) + f" ({section})"
+    assert owners["/environments/prod/"] == "@aegis/release-managers (Production)"
+    for path in ("/applications/", "/gitops-tools.yaml", "/.gitlab-ci.yml", "/ci/", "/.gitlab/"):
+        assert owners[path] == "@aegis/platform (Platform)", path
+    assert not any(p.startswith(("/environments/dev", "/environments/staging")) for p in owners)
