@@ -53,10 +53,10 @@ def test_environment_has_the_whole_platform(env: str) -> None:
     assert found["ServiceAccount"] >= {"api", "recommendation", "external-secrets-sa"}
     assert found["ServiceMonitor"] == {"api", "recommendation"}
     assert len(found["PrometheusRule"]) == 1
-    assert found["ConfigMap"] == {"app-config", "gitops-delivery-dashboard"}
+    assert found["ConfigMap"] == {"app-config", "gitops-delivery-dashboard", "database-init"}
     assert found["SecretStore"] == {"vault-backend"}
     backup = {"database-backup"} if env == "prod" else set()  # prod's nightly pg_dump (environments/prod/backup)
-    assert found["ExternalSecret"] == {"app-secrets"} | backup
+    assert found["ExternalSecret"] == {"app-secrets", "database-admin"} | backup
     assert found["NetworkPolicy"] == {"default-deny", "dns", "api", "recommendation", "recommendation-trainer",
                                       "database", "redis"} | backup
     assert found.get("CronJob", set()) == backup
@@ -261,3 +261,28 @@ def test_code_owners_guard_prod_and_what_decides_deployments() -> None:
     for path in ("/applications/", "/gitops-tools.yaml", "/.gitlab-ci.yml", "/ci/", "/.gitlab/"):
         assert owners[path] == "@aegis/platform (Platform)", path
     assert not any(p.startswith(("/environments/dev", "/environments/staging")) for p in owners)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_services_never_see_the_database_superuser_password(env: str) -> None:
+    """app-secrets (what api, recommendation and the trainer read) has no superuser password; database-admin is
+    read by the database StatefulSet alone; the role the services use is made by the init script with psql's own
+    quoting of the password."""
+    objects = render(f"environments/{env}")
+    secrets = {o["metadata"]["name"]: {d["secretKey"] for d in o["spec"]["data"]}
+               for o in objects if o["kind"] == "ExternalSecret"}
+    assert secrets["app-secrets"] == {"database-url", "redis-url", "redis-password"}
+    assert secrets["database-admin"] == {"postgres-password", "app-password"}
+    readers: dict[str, set[str]] = {}
+    for name, pod in pods(objects):
+        for c in [*pod.get("initContainers", []), *pod["containers"]]:
+            for e in c.get("env", []):
+                ref = e.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    readers.setdefault(ref["name"], set()).add(name)
+            for e in c.get("envFrom", []):
+                readers.setdefault(e["secretRef"]["name"], set()).add(name)
+    assert readers["database-admin"] == {"StatefulSet/database"}
+    script = (ROOT / "base/database/init/10-application-role.sh").read_text()
+    assert "PASSWORD :'app_password' NOSUPERUSER NOCREATEDB NOCREATEROLE" in script
+    assert "$APP_DB_PASSWORD" in script.split("<<'SQL'")[0] and "$APP_DB_PASSWORD" not in script.split("<<'SQL'")[1]

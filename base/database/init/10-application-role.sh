@@ -1,0 +1,16 @@
+#!/bin/sh
+# Run once by the postgres image's entrypoint, when initdb makes the database on an empty volume (files in
+# /docker-entrypoint-initdb.d). The services connect as aegis_app, which owns the schema aegis and nothing
+# else: not a superuser, cannot create roles or databases, cannot write to the public schema. The superuser
+# aegis (POSTGRES_USER) stays for the StatefulSet and its operators; its password is not in app-secrets.
+# The password comes from the environment (database-admin app-password, from Vault) and reaches psql as a
+# variable, quoted by psql itself (:'app_password'), never pasted into SQL text.
+set -eu
+psql -v ON_ERROR_STOP=1 -v app_password="$APP_DB_PASSWORD" --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" <<'SQL'
+CREATE ROLE aegis_app LOGIN PASSWORD :'app_password' NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
+REVOKE ALL ON DATABASE aegis FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE aegis TO aegis_app;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+CREATE SCHEMA aegis AUTHORIZATION aegis_app;
+ALTER ROLE aegis_app SET search_path = aegis;
+SQL
