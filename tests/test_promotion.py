@@ -686,7 +686,7 @@ def test_promote_env_script_passes_options_through(tmp_path: Path) -> None:
         f"aegis/api  {API}:1.4.1  {API}:1.4.2\n"
         "--- a/environments/staging/kustomization.yaml\n"
         "+++ b/environments/staging/kustomization.yaml\n"
-        "@@ -31,7 +31,7 @@\n"
+        "@@ -32,7 +32,7 @@\n"
         " images:\n"
         "   - name: aegis/api\n"
         f"     newName: {API}\n"
