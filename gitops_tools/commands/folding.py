@@ -47,9 +47,9 @@ from gitops_tools.interrupts import held
 # How a waiting job polls (seconds): from POLL_FIRST, growing by POLL_GROWTH up to POLL_MAX, with jitter.
 POLL_FIRST, POLL_GROWTH, POLL_MAX = 0.05, 1.5, 1.0
 POLL_EACH = 0.02
-# The oldest pending change has not moved for this long: its job died (or is slow); the next in line folds,
-# the one after it TAKEOVER later, and so on.
-TAKEOVER = 8.0
+# The oldest pending change has not moved for this long (TAKEOVER, and TAKEOVER_EACH more per pending change, after
+# the batch window): its job died (or is slow); the next in line folds, the one after it as long again later.
+TAKEOVER, TAKEOVER_EACH = 8.0, 0.05
 _DEEPEN = (20, 200, 2000)  # looking for the fold commit behind a shallow clone's edge
 
 
@@ -180,7 +180,8 @@ class _Job:
             rank = ids.index(self.id)
             # how long the oldest has waited: as seen here, or by its id's time (a job that died long ago)
             stuck = max(now - oldest_seen[1], time.time() - core.id_time(oldest))
-            if rank == 0 or stuck > TAKEOVER * rank:
+            # a fold of many changes takes longer, and the oldest job may still be in its batch window
+            if rank == 0 or stuck > s.batch_window + (TAKEOVER + TAKEOVER_EACH * len(ids)) * rank:
                 outcome = self._fold()
                 if outcome is not None:
                     return outcome
@@ -286,11 +287,11 @@ class _Job:
         try:
             git.network("push", "--quiet", "--atomic", "--porcelain", *leases, "origin", *refspecs)
         except PushRejected as err:
-            if err.kind == FINAL:
+            # "stale info": a ref it read was folded (or withdrawn) meanwhile; the branch moved; a lock race; a
+            # network hiccup: look again (the next look's ls-remote says whether the remote is reachable at all)
+            if err.kind == FINAL and "stale info" not in err.stderr:
                 raise git.refusal(err, f"push of the fold into {self.branch} failed",
                                   "the remote refused it for good (hook, protection or credentials)") from None
-            if err.kind == TEMPORARY:
-                raise git.refusal(err, f"push of the fold into {self.branch} failed", "retry later") from None
             return None
         mine = next(e for e in entries if e.id == self.id)
         if mine.status == "failed":
