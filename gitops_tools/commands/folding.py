@@ -139,16 +139,15 @@ class _Job:
     # --- the loop ------------------------------------------------------------------------------------------
 
     def run(self) -> FoldOutcome | Fallback:
-        s = self.setup
-        refused = self.publish()
-        if refused is not None:
-            return refused
         try:
+            refused = self.publish()
+            if refused is not None:
+                return refused
             return self._wait_and_fold()
-        except KeyboardInterrupt:
-            with held():
-                if self.withdraw():
-                    raise
+        except KeyboardInterrupt:  # also while the pending ref was being pushed: the lease makes it safe
+            if self.sha:
+                with held():
+                    self.withdraw()
             raise
 
     def _wait_and_fold(self) -> FoldOutcome:
