@@ -160,8 +160,21 @@ class _Job:
         republished = 0
         while True:
             pending = self._remote_pending()
+            if pending is None:  # the server did not answer this time: its ref is out there, keep looking
+                if s.now() - start > s.deadline:
+                    raise TemporaryError(f"the remote did not answer for {s.deadline:.0f}s while the pending change "
+                                         f"{self.id} waited", fix="retry later (exit 75); a later job folds it")
+                s.sleep(poll * (0.5 + random.random() / 2))
+                poll = min(POLL_MAX * 4, poll * POLL_GROWTH)
+                continue
             if self.id not in pending:
-                found = self._find_fold()
+                try:
+                    found = self._find_fold()
+                except TemporaryError:  # the fetch failed this time: look again (until the deadline)
+                    if s.now() - start > s.deadline:
+                        raise
+                    s.sleep(poll)
+                    continue
                 if found is not None:
                     return found
                 if republished >= 2:
@@ -181,7 +194,12 @@ class _Job:
             stuck = max(now - oldest_seen[1], time.time() - core.id_time(oldest))
             # a fold of many changes takes longer, and the oldest job may still be in its batch window
             if rank == 0 or stuck > s.batch_window + (TAKEOVER + TAKEOVER_EACH * len(ids)) * rank:
-                outcome = self._fold()
+                try:
+                    outcome = self._fold()
+                except TemporaryError:  # the fetch failed this time: nothing was pushed, look again
+                    if s.now() - start > s.deadline:
+                        raise
+                    outcome = None
                 if outcome is not None:
                     return outcome
                 poll = POLL_FIRST
@@ -193,8 +211,14 @@ class _Job:
             # polls less often (a poll is cheap, but hundreds of them a second would starve the folder)
             poll = min(max(POLL_MAX, len(ids) * POLL_EACH), poll * POLL_GROWTH)
 
-    def _remote_pending(self) -> set[str]:
-        out = self.git.network_step("ls-remote", "origin", f"{self.prefix}*")
+    def _remote_pending(self) -> set[str] | None:
+        """The ids of the pending changes on the server; None when it did not answer (a network hiccup)."""
+        try:
+            out = self.git.network("ls-remote", "origin", f"{self.prefix}*")
+        except PushRejected as err:
+            if err.kind == TEMPORARY:
+                return None
+            raise self.git.refusal(err, "git ls-remote failed", "check the URL and the token") from None
         ids = set()
         for line in out.splitlines():
             _, _, ref = line.partition("\t")
