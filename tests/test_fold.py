@@ -297,3 +297,27 @@ def test_pending_change_round_trip_and_fold_message() -> None:
                                                                                       "1.4.0 is older than 1.4.2")}
     with pytest.raises(ValueError):
         fold.fold_message([b])
+
+
+def test_a_fold_that_changes_nothing_makes_no_commit_and_every_job_says_so(tmp_path: Path) -> None:
+    remote = make_remote(tmp_path, 1)
+    work = tmp_path / "job"
+    work.mkdir()
+    first = start(work, f"file://{remote}", "--batch-window", "4s", "dev", "aegis/s0=*:1.0.1")
+    deadline = time.monotonic() + 60
+    while not pending_refs(remote):
+        assert time.monotonic() < deadline and first.poll() is None
+        time.sleep(0.02)
+    second = start(work, f"file://{remote}", "dev", "aegis/s0=*:1.0.1")
+    while len(pending_refs(remote)) < 2:
+        assert time.monotonic() < deadline and second.poll() is None
+        time.sleep(0.02)
+    # meanwhile someone lands the same value with the retry loop
+    direct = run(work, "image", "set", "--no-fold", "--repo-url", f"file://{remote}", "dev", "aegis/s0=*:1.0.1")
+    assert direct.returncode == 0, direct.stderr
+    head = git(remote, "rev-parse", "main")
+    (c1, d1, e1), (c2, d2, e2) = finish([first, second])
+    assert (c1, c2) == (0, 0), e1 + e2
+    assert d1["fold"]["status"] == d2["fold"]["status"] == "unchanged"  # type: ignore[index]
+    assert d1["commit"] is None and d2["commit"] is None and not d1["changed"] and not d2["changed"]
+    assert git(remote, "rev-parse", "main") == head and pending_refs(remote) == []

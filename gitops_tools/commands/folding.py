@@ -177,6 +177,9 @@ class _Job:
                     continue
                 if found is not None:
                     return found
+                settled = self._settled()
+                if settled is not None:  # folded by a fold that changed nothing, or changed by someone else
+                    return settled
                 if republished >= 2:
                     raise TemporaryError(f"the pending change {self.id} disappeared without landing",
                                          fix="retry later (exit 75)")
@@ -254,6 +257,19 @@ class _Job:
             if not self.git.is_shallow():
                 break
         return None
+
+    def _settled(self) -> FoldOutcome | None:
+        """This job's ref is gone and no fold commit names it (a fold in which no change changed anything makes
+        no commit): plan the change again on the branch tip; when it has nothing left to do, say so."""
+        tracking = f"refs/remotes/origin/{self.branch}"
+        self.git.run("reset", "--quiet", "--hard", tracking)
+        ws = open_workspace(self.root, self.root)._replace(git=self.git)
+        applied = self.setup.plan_for(self.setup.change._replace(id=self.id), ws).applied
+        if applied.edits:
+            return None
+        skipped = [u for u in applied.updates if u.status == "skipped-downgrade"]
+        reason = "; ".join(u.message or "" for u in skipped) or "already there"
+        return FoldOutcome(self.id, "skipped" if skipped else "unchanged", None, 0, False, reason, self.pushes)
 
     # --- folding -------------------------------------------------------------------------------------------
 
