@@ -58,6 +58,8 @@ class Repository:
     merge_when_pipeline_succeeds: bool = False
     verbose: bool = False
     cwd: Path = field(default_factory=Path.cwd)
+    fold: bool = True
+    batch_window: float | None = None
     env: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:  # str paths are welcome
@@ -70,7 +72,8 @@ class Repository:
 
         return WriteOptions(repo_url=self.url, branch=self.branch, push=self.push, commit=commit, dry_run=dry_run,
                             verbose=self.verbose, skip_ci=self.skip_ci,
-                            merge_when_pipeline_succeeds=self.merge_when_pipeline_succeeds)
+                            merge_when_pipeline_succeeds=self.merge_when_pipeline_succeeds, fold=self.fold,
+                            batch_window=self.batch_window)
 
     # --- changing -----------------------------------------------------------------------------------------
 

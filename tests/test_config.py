@@ -384,7 +384,7 @@ ERRORS = [
         "unknown-commit-key",
         ENVS + "commit:\n  skip-ci: true\n",
         'unknown key "skip-ci"',
-        'did you mean "skip_ci"? keys allowed here: author_name, author_email, skip_ci, sign',
+        'did you mean "skip_ci"? keys allowed here: author_name, author_email, skip_ci, sign, batch_window',
         3,
         3,
         "commit.skip-ci",

@@ -187,7 +187,11 @@ def test_promotion_end_to_end_on_a_bare_remote(tmp_path: Path) -> None:
         "Gitops-Action: promote\n"
         f"Gitops-Change: staging aegis/api {API}:1.4.1 -> {API}:1.5.0\n\n"
     )
-    assert record.read_text() == "ref=refs/heads/main\n---\n" * 2  # direct pushes: no push options
+    # direct pushes: no push options. The CI job's bump went through a pending ref (DESIGN §3.14): published,
+    # then deleted by the fold that updated main.
+    entries = record.read_text().split("---\n")
+    assert [e for e in entries if "refs/gitops-tools/pending/main/" in e] == [entries[0]] * 2
+    assert "---\n".join(e for e in entries if "refs/gitops-tools/" not in e) == "ref=refs/heads/main\n---\n" * 2
     assert list((tmp_path / "tmp").iterdir()) == [] and list(job.iterdir()) == []
 
     # A fresh clone sees the matrix: prod is behind on both images.
@@ -246,7 +250,7 @@ def test_promotion_end_to_end_on_a_bare_remote(tmp_path: Path) -> None:
         f"committed {mr[:12]} (environments/prod/kustomization.yaml, environments/prod/values.yaml)",
     ]
     title = "chore(prod): promote 2 images (aegis/api, aegis/recommendation)"
-    assert record.read_text().split("---\n")[2:] == [
+    assert [e for e in record.read_text().split("---\n") if "refs/gitops-tools/" not in e][2:] == [
         f"ref=refs/heads/{branch}\n"
         "merge_request.create\n"
         "merge_request.target=main\n"

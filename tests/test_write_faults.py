@@ -95,7 +95,9 @@ class Tool:
         self.tmpdir.mkdir()
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        return {**os.environ, "TMPDIR": str(self.tmpdir), **(extra or {})}
+        # These tests are about the push-and-retry loop (what --no-fold, protected environments, promote and
+        # rollback use, and what a server refusing pending refs falls back to); folding: tests/test_fold.py.
+        return {**os.environ, "TMPDIR": str(self.tmpdir), "GITOPS_FOLD": "0", **(extra or {})}
 
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "gitops_tools", *args]

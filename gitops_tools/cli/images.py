@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -19,6 +20,40 @@ from gitops_tools.cli.base import (
     verbose_option,
     write_options,
 )
+
+
+def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """A duration option: ``2s``, ``500ms``, ``1m``, or a number of seconds."""
+    if value is None or value == "":
+        return None
+    from gitops_tools.config import parse_duration
+
+    text = value.strip()
+    try:
+        seconds = float(text[:-2]) / 1000 if text.endswith("ms") else float(text)
+    except ValueError:
+        parsed = parse_duration(text)
+        if parsed is None:
+            raise click.BadParameter(f"{value!r} is not a duration (2s, 500ms, 1m)") from None
+        seconds = float(parsed)
+    if not 0 <= seconds <= 600:
+        raise click.BadParameter(f"{value!r} is out of range (0s to 10m)")
+    return seconds
+
+
+def _fold_lines(result: Any) -> None:
+    """What became of a change that went through a pending ref."""
+    fold = result.landed.fold
+    others = f" together with {fold.others} other{'s' if fold.others != 1 else ''}" if fold.others else ""
+    if fold.status == "landed" and fold.commit:
+        if fold.folded_here and not fold.others:  # alone: as a single push says it
+            click.echo(f"committed {fold.commit[:12]} ({', '.join(e.display for e in result.edits)})")
+        else:
+            by = "" if fold.folded_here else " (folded by another job)"
+            click.echo(f"landed in {fold.commit[:12]}{others}{by}")
+        click.echo(f"pushed to {result.landed.pushed}")
+    else:
+        click.echo(f"{result.target.scope}: {fold.reason}; not changed ({fold.status}{others and ' in a fold' + others})")
 
 
 @cli.group(context_settings=CONTEXT_SETTINGS)
@@ -40,10 +75,19 @@ def image() -> None:
 @click.option("--add", is_flag=True,
               help="In an environment of gitops-tools.yaml, add an entry for a name it does not have yet "
                    "(without --add such a name is refused: it would match no container).")
+@click.option("--batch-window", metavar="DURATION", envvar="GITOPS_BATCH_WINDOW", callback=_seconds,
+              help="With --repo-url: wait this long (2s, 500ms, 1m) after publishing the change so that more "
+                   "jobs' changes share one commit (default: commit.batch_window in gitops-tools.yaml, else 0s). "
+                   "[env: GITOPS_BATCH_WINDOW]")
+@click.option("--fold/--no-fold", default=True, envvar="GITOPS_FOLD",
+              help="With --repo-url, in an unprotected environment: publish the change as a pending ref and land "
+                   "it folded with the other jobs' pending changes (default), or push and retry on rejection "
+                   "(--no-fold). [env: GITOPS_FOLD]")
 @verbose_option
 @click.pass_obj
 def image_set_cmd(obj: dict[str, Any], /, target: str, specs: tuple[str, ...], dry_run: bool, output: str,
-                  allow_downgrade: bool, setters: tuple[str, ...], add: bool, **kwargs: Any) -> None:
+                  allow_downgrade: bool, setters: tuple[str, ...], add: bool, batch_window: float | None,
+                  fold: bool, **kwargs: Any) -> None:
     """Set images in TARGET's kustomization (and the Helm values keys configured to follow them).
 
     TARGET is an environment name from gitops-tools.yaml (dev, staging, prod) or the path of any overlay
@@ -74,7 +118,8 @@ def image_set_cmd(obj: dict[str, Any], /, target: str, specs: tuple[str, ...], d
     latest, and take only what the environment before them runs (only_from_previous).
     """
     output = output_of(obj, output)
-    result = repository(obj, kwargs).set_images(target, specs, setters=setters, add=add,
+    repo = replace(repository(obj, kwargs), fold=fold, batch_window=batch_window)
+    result = repo.set_images(target, specs, setters=setters, add=add,
                                                 allow_downgrade=allow_downgrade, dry_run=dry_run,
                                                 commit=not kwargs["no_commit"])
     diff = dry_run_diff(result.edits, dry_run)
@@ -83,7 +128,8 @@ def image_set_cmd(obj: dict[str, Any], /, target: str, specs: tuple[str, ...], d
         return
     if diff:
         click.echo(diff, nl=False)
-    for u in result.updates:
+    folded = result.landed.fold
+    for u in (result.updates if folded is None or folded.status == "landed" else ()):
         if u.status == "unchanged":
             click.echo(f"{result.target.scope}: {u.image} is already {u.new}; nothing to do")
         elif u.status == "skipped-downgrade":
@@ -96,8 +142,12 @@ def image_set_cmd(obj: dict[str, Any], /, target: str, specs: tuple[str, ...], d
                 click.echo(f"note: {u.message}")
     if dry_run:
         click.echo("dry run: nothing written" if result.edits else "dry run: nothing would change")
+    elif result.landed.fold is not None:
+        _fold_lines(result)
     elif result.commit:
         click.echo(f"committed {result.commit[:12]} ({', '.join(e.display for e in result.edits)})")
+        if result.landed.note:
+            click.echo(f"note: {result.landed.note}")
         if result.landed.pushed:
             tries = f" after {result.landed.attempts} attempts" if result.landed.attempts > 1 else ""
             click.echo(f"pushed to {result.landed.pushed}{tries}")

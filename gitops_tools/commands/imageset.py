@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from gitops_tools.commands.reading import env_images, history
 from gitops_tools.commands.workspace import Target, Workspace, resolve_target
-from gitops_tools.commands.writer import Applied, FileEdit, Landed, Runtime, WriteOptions, land
-from gitops_tools.core import imageplan, policy
+from gitops_tools.commands.writer import Applied, FileEdit, Folding, Landed, Runtime, WriteOptions, land
+from gitops_tools.core import fold, imageplan, policy
 from gitops_tools.core.changes import Change, ImageUpdate
 from gitops_tools.core.history import number, who_set
 from gitops_tools.core.kustomize import ImageSpec, Kustomization, parse_specs, read_kustomization
@@ -72,13 +72,14 @@ class SetResult(NamedTuple):
             "environment": self.target.env.name if self.target.env else None,
             "directory": self.target.display,
             "dry_run": self.dry_run,
-            "changed": bool(self.edits),
+            "changed": bool(self.edits) and (self.landed.fold is None or self.landed.fold.status == "landed"),
             "commit": self.commit,
             "pushed": self.landed.pushed,
             "merge_request_branch": self.landed.merge_request,
             "attempts": self.landed.attempts,
             "files": [e.display for e in self.edits],
             "images": [u.as_dict() for u in self.updates],
+            **self.landed.fold_dict(),
             **self.landed.notifications_dict(),
         }
 
@@ -106,7 +107,16 @@ def image_set(cwd: Path, repo: Path | None, target_arg: str, spec_args: Sequence
         return plan_images(ws, read_target(ws, target_arg), specs, setters, opts.allow_downgrade, "set-image",
                            add=opts.add, running=running, now=now)
 
-    landed = land(cwd, repo, target_arg, attempt, opts.write, Runtime(env))
+    def plan_for(change: fold.PendingChange, ws: Workspace) -> ImageSetPlan:
+        """Another job's change (or this one's), as that job would have planned it on this tree."""
+        theirs = {s.policy: s.ref for s in (parse_setter(t) for t in change.setters)}
+        return plan_images(ws, read_target(ws, change.target), parse_specs(change.specs), theirs,
+                           change.allow_downgrade, "set-image", add=change.add,
+                           running=policy.running_pipeline(change.environ), now=now)
+
+    folding = Folding(fold.PendingChange("", target_arg, tuple(spec_args), tuple(opts.setters), opts.add,
+                                         opts.allow_downgrade, fold.ci_environment(env)), plan_for)
+    landed = land(cwd, repo, target_arg, attempt, opts.write, Runtime(env), folding)
     return SetResult(landed.plan.target, landed, opts.write.dry_run)
 
 

@@ -32,7 +32,17 @@ from gitops_tools.git.repo import Git, PushRejected
 from gitops_tools.interrupts import held
 
 if TYPE_CHECKING:
+    from gitops_tools.commands.folding import FoldOutcome, PlanFor
     from gitops_tools.commands.notifying import Notification
+    from gitops_tools.core.fold import PendingChange
+
+
+class Folding(NamedTuple):
+    """What the fold machinery needs from a command: this job's change as data, and how to plan any such
+    change on a tree (the same attempt the command makes for itself)."""
+
+    change: PendingChange
+    plan_for: PlanFor
 
 
 class FileEdit(NamedTuple):
@@ -75,6 +85,8 @@ class WriteOptions(NamedTuple):
     merge_when_pipeline_succeeds: bool = False
     backoff: Backoff = Backoff()
     lock_timeout: float = 600.0
+    fold: bool = True  # a --repo-url image set to an unprotected environment lands through pending refs (§3.14)
+    batch_window: float | None = None  # seconds to wait before the first fold (None: commit.batch_window)
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,8 @@ class Landed(Generic[P]):
     merge_request: str | None = None  # the merge request's source branch, for protected environments
     attempts: int = 0
     notifications: tuple[Notification, ...] = ()  # what became of each notification target (after the push)
+    fold: FoldOutcome | None = None  # landed through a pending ref: where, and with how many others
+    note: str | None = None  # what the user should know about how it landed (a fallback to retries)
 
     @property
     def applied(self) -> Applied:
@@ -94,7 +108,17 @@ class Landed(Generic[P]):
 
     def as_dict(self) -> dict[str, object]:
         return {"commit": self.commit, "pushed": self.pushed, "merge_request_branch": self.merge_request,
-                "attempts": self.attempts, **self.notifications_dict()}
+                "attempts": self.attempts, **self.fold_dict(), **self.notifications_dict()}
+
+    def fold_dict(self) -> dict[str, object]:
+        """``{"fold": {...}, "landed_with": N}`` when the change went through a pending ref, ``{"note": ...}``
+        when it fell back to retries (JSON without them is unchanged)."""
+        out: dict[str, object] = {}
+        if self.fold is not None:
+            out.update(fold=self.fold.as_dict(), landed_with=self.fold.others)
+        if self.note:
+            out["note"] = self.note
+        return out
 
     def notifications_dict(self) -> dict[str, object]:
         """``{"notifications": [...]}`` when targets were sent this change (JSON without them is unchanged)."""
@@ -112,10 +136,11 @@ _UNDONE = "; the commit was undone in this checkout"
 
 
 def land(cwd: Path, repo_dir: Path | None, target: str | None, attempt: Attempt[P], opts: WriteOptions,
-         runtime: Runtime | None = None) -> Landed[P]:
+         runtime: Runtime | None = None, folding: Folding | None = None) -> Landed[P]:
     rt = runtime or Runtime(os.environ)
     if opts.repo_url:
-        return _land_in_clone(target, attempt, opts._replace(repo_url=local_url(opts.repo_url, cwd)), rt)
+        return _land_in_clone(target, attempt, opts._replace(repo_url=local_url(opts.repo_url, cwd)), rt,
+                              folding if opts.fold else None)
     ws = open_workspace(cwd, repo_dir, target)
     checkout = ws.root if ws.in_checkout and ws.root is not None else None
     if opts.dry_run:
@@ -182,7 +207,8 @@ def _refuse_dirty(git: Git, applied: Applied) -> None:
                           fix="commit or discard them first (git diff shows them), or pass --no-commit")
 
 
-def _land_in_clone(target: str | None, attempt: Attempt[P], opts: WriteOptions, rt: Runtime) -> Landed[P]:
+def _land_in_clone(target: str | None, attempt: Attempt[P], opts: WriteOptions, rt: Runtime,
+                   folding: Folding | None = None) -> Landed[P]:
     assert opts.repo_url
     ci_trailers(rt.env)  # a CI variable that would forge a trailer is refused before anything is cloned
     url, creds = choose(opts.repo_url, rt.env, user_alone_is_token=True)
@@ -207,11 +233,38 @@ def _land_in_clone(target: str | None, attempt: Attempt[P], opts: WriteOptions, 
             if opts.dry_run or not plan.applied.edits:
                 return Landed(plan)
             _check_notify(ws, plan.applied, rt)
+            note = None
+            env = plan.applied.env
+            if folding is not None and env is not None and not env.protected:
+                folded = _land_folded(git, ws, plan, folding, opts, rt, branch)
+                if not isinstance(folded, str):
+                    return _announce(folded, ws, git, opts, rt, branch)
+                note = folded
+                git.run("reset", "--quiet", "--hard", "HEAD")
             landed = Landed(plan, _write_and_commit(git, ws, plan.applied, opts, rt))
-            return _announce(_push(git, ws, attempt, opts, rt, landed, branch, checkout=False), ws, git, opts, rt,
-                             branch)
+            pushed = replace(_push(git, ws, attempt, opts, rt, landed, branch, checkout=False), note=note)
+            return _announce(pushed, ws, git, opts, rt, branch)
         finally:
             git.close()
+
+
+def _land_folded(git: Git, ws: Workspace, plan: P, folding: Folding, opts: WriteOptions, rt: Runtime,
+                 branch: str) -> Landed[P] | str:
+    """Land through a pending ref (:mod:`gitops_tools.commands.folding`); a string (the note to print) when
+    the server refused the ref and the retry loop must do it."""
+    from gitops_tools.commands.folding import Fallback, Setup, land as fold_land
+
+    assert ws.root is not None
+    window = opts.batch_window if opts.batch_window is not None else ws.config.commit.batch_window_seconds
+    setup = Setup(folding.change, folding.plan_for, rt.env, (ws.config.commit.author_name,
+                  ws.config.commit.author_email), opts.skip_ci or ws.config.commit.skip_ci, ws.config.commit.sign,
+                  window, opts.backoff.deadline, rt.clock.sleep, rt.clock.now)
+    outcome = fold_land(git, ws.root, branch, setup)
+    if isinstance(outcome, Fallback):
+        return (f"the remote refused the pending ref refs/gitops-tools/pending/{branch}/... ({outcome.reason}); "
+                "landed with the push-and-retry loop instead")
+    pushed = branch if outcome.commit is not None else None
+    return Landed(plan, outcome.commit, pushed, attempts=outcome.pushes, fold=outcome)
 
 
 def _sparse_workspace(git: Git, root: Path, target: str | None) -> Workspace:

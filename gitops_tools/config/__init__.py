@@ -18,6 +18,7 @@ reference; in short, every key, its type and its default::
       author_email: gitops-tools@example.com   # with author_email: optional str; must contain "@"
       skip_ci: false              # optional bool: append "[skip ci]" to commit subjects
       sign: false                 # optional bool: sign commits
+      batch_window: 0s            # optional duration (0s to 10m): CI jobs wait before folding pending changes
     images:                       # optional mapping: image name -> options
       aegis/api:                  # key: an image name as used in kustomization images[].name
         values:                   # list of Helm values locations that move with this image

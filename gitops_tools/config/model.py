@@ -100,6 +100,11 @@ class CommitOptions:
     author_email: str | None = None
     skip_ci: bool = False
     sign: bool = False
+    batch_window: str = "0s"  # how long a CI job waits before folding pending changes (DESIGN §3.14)
+
+    @property
+    def batch_window_seconds(self) -> float:
+        return float(parse_duration(self.batch_window) or 0)
 
 
 @dataclass(frozen=True)

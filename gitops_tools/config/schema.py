@@ -285,6 +285,19 @@ def _notify_event(event: str) -> str:
     return event
 
 
+_BATCH_WINDOW_FIX = "write a number of seconds or minutes from 0s to 10m, e.g. 2s"
+
+
+def batch_window(text: str) -> str:
+    """How long a CI job waits for others before folding: a duration from 0s to 10m."""
+    seconds = model.parse_duration(text)
+    if seconds is None:
+        raise Invalid(f"invalid duration {quote(text)}", _BATCH_WINDOW_FIX)
+    if seconds > 600:
+        raise Invalid(f"batch window {quote(text)} is out of range", _BATCH_WINDOW_FIX)
+    return text
+
+
 _NOTIFY_TIMEOUT_FIX = "write a number of seconds or minutes from 1s to 5m, e.g. 10s"
 
 
@@ -369,6 +382,7 @@ COMMIT = Section(model.CommitOptions, fields=(
     Field("author_email", Str(check=_author_email, nullable=True)),
     Field("skip_ci", Bool()),
     Field("sign", Bool()),
+    Field("batch_window", Str(check=batch_window, expected="a duration such as 2s", type_fix=_BATCH_WINDOW_FIX)),
 ))
 
 VALUES_LOCATION = Section(model.ValuesLocation, fix=(
