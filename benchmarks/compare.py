@@ -65,6 +65,7 @@ from run import (
     Commands,
     Tools,
     committed,
+    emit,
     file_has_tag,
     find_tools,
     git_init,
@@ -672,11 +673,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     report = render(facts, pairs)
-    print(report)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report, encoding="utf-8")
-        print(f"wrote {args.out}", file=sys.stderr)
+    emit(report, args.out)
     return 0
 
 

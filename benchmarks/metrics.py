@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import promotion  # noqa: E402  (benchmarks/promotion.py: the history fixture)
 from promotion import ENVS, EPOCH, READ_IMAGES, build_history_repo, load_average  # noqa: E402
-from run import Case, Row, Tools, find_tools, fixed, machine_facts, measure  # noqa: E402
+from run import Case, Row, Tools, emit, find_tools, fixed, machine_facts, measure  # noqa: E402
 
 SIZES = (1000, 10000, 100000)
 TARGET = 2.0  # metrics within 2x of floor B
@@ -142,11 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     facts.append(f"- load average at end: {load_average()} (other work on the machine shows up here)")
     facts.append(f"- benchmark wall time: {time.perf_counter() - started:.0f} s")
     report = render(facts, rows, notes)
-    print(report)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report, encoding="utf-8")
-        print(f"wrote {args.out}", file=sys.stderr)
+    emit(report, args.out)
     return 0
 
 

@@ -36,6 +36,7 @@ from run import (  # noqa: E402  (benchmarks/run.py: the shared helpers)
     Case,
     Row,
     Tools,
+    emit,
     find_tools,
     fixed,
     git_init,
@@ -442,11 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     facts.append(f"- load average at end: {load_average()} (other work on the machine shows up here)")
     facts.append(f"- benchmark wall time: {time.perf_counter() - started:.0f} s")
     report = render(facts, rows, growth_section(rows), notes)
-    print(report)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report, encoding="utf-8")
-        print(f"wrote {args.out}", file=sys.stderr)
+    emit(report, args.out)
     return 0
 
 

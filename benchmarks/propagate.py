@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from promotion import load_average  # noqa: E402
-from run import Case, Row, Tools, find_tools, machine_facts, measure  # noqa: E402
+from run import Case, Row, Tools, emit, find_tools, machine_facts, measure  # noqa: E402
 
 SIZES = (1, 10, 50)
 OTHER_FILES = 200
@@ -167,9 +166,7 @@ def main() -> None:
         facts = machine_facts(tools, runs, args.quick) + [f"- load average before / after: {load_average()}",
                                                           f"- total time: {time.monotonic() - start:.0f} s"]
         text = render(facts, rows, sizes)
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+    emit(text, args.out)
 
 
 if __name__ == "__main__":

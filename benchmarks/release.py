@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import Tools, find_tools  # noqa: E402  (benchmarks/run.py: isolated git environment, gitops-tools)
+from run import Tools, emit, find_tools  # noqa: E402  (benchmarks/run.py: isolated git environment, gitops-tools)
 
 SIZES = (1_000, 10_000, 100_000)
 QUICK_SIZES = (1_000, 10_000)
@@ -760,11 +760,7 @@ def main(argv: list[str] | None = None) -> int:
     order = list(TITLES)
     groups.sort(key=lambda g: (order.index(g.scenario), g.size))
     report = render(facts, groups, profile)
-    print(report)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report, encoding="utf-8")
-        print(f"wrote {args.out}", file=sys.stderr)
+    emit(report, args.out)
     return 0
 
 

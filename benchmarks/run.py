@@ -527,6 +527,16 @@ def imports_section(tools: Tools, tmp: Path, big_repo: Path) -> list[str]:
 # ---------------------------------------------------------------------------------------------------- main
 
 
+
+def emit(report: str, out: Path | None) -> None:
+    """Print the report (Markdown) and, with ``--out``, write it there too."""
+    print(report)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(report, encoding="utf-8")
+        print(f"wrote {out}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -551,11 +561,7 @@ def main(argv: list[str] | None = None) -> int:
         imports = imports_section(tools, tmp, big_repo)
     facts.append(f"- benchmark wall time: {time.perf_counter() - started:.0f} s")
     report = render(facts, rows, growth_section(rows), imports)
-    print(report)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report, encoding="utf-8")
-        print(f"wrote {args.out}", file=sys.stderr)
+    emit(report, args.out)
     return 0
 
 

@@ -37,6 +37,7 @@ from run import (  # noqa: E402  (benchmarks/run.py: the shared helpers)
     Case,
     Commands,
     Tools,
+    emit,
     find_tools,
     image_name,
     kustomization,
@@ -563,11 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         writer_rows, writer_notes = scenario_writers(tools, tmp, levels, 10_000)
     facts.append(f"- benchmark wall time: {time.perf_counter() - started:.0f} s")
     report = render(facts, notes + writer_notes, clone_rows, breakdown, writer_rows)
-    print(report)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report, encoding="utf-8")
-        print(f"wrote {args.out}", file=sys.stderr)
+    emit(report, args.out)
     return 0
 
 

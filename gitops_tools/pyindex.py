@@ -15,7 +15,6 @@ uploads, and what ``propagate`` checks before it moves services to a version. Th
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -24,11 +23,11 @@ from gitops_tools.core.simpleindex import (
     IndexFile,
     check_url,
     credentials,
-    mask,
     parse_links,
     project_url,
     same_origin,
 )
+from gitops_tools.core.redact import mask
 from gitops_tools.errors import GitopsError, TemporaryError
 
 __all__ = ["IndexFile", "download", "index_files", "index_links"]
@@ -59,9 +58,8 @@ def _access(index_url: str, env: Mapping[str, str]) -> _Access:
     headers = {"Accept": ACCEPT, "User-Agent": _user_agent()}
     if creds is None:
         return _Access(base, headers, (), "no credentials (anonymous)")
-    basic = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
-    headers["Authorization"] = f"Basic {basic}"
-    return _Access(base, headers, (creds.password, basic), creds.source)
+    headers["Authorization"] = f"Basic {creds.basic}"
+    return _Access(base, headers, creds.secrets, creds.source)
 
 
 def index_links(index_url: str, project: str, env: Mapping[str, str], *,

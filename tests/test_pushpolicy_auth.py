@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gitops_tools.git.auth import Credentials, choose, for_checkout, from_environment, git_environment, split_url
-from gitops_tools.git.output import mask
+from gitops_tools.core.redact import mask
 from gitops_tools.git.refusals import FINAL, RETRY, TEMPORARY, Backoff, classify_push_error, mr_branch, rejection_reason
 
 

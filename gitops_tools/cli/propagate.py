@@ -99,9 +99,7 @@ def _pin(p: Any) -> str:
 
 
 def _detail(s: Any, meaning: dict[str, str]) -> str:
-    if s.status in ("proposed", "updated", "unchanged"):
-        return f"{s.branch} -> {s.target}: {meaning[s.status]}"
-    if s.status == "planned":
+    if s.status in ("proposed", "updated", "unchanged", "planned"):
         return f"{s.branch} -> {s.target}: {meaning[s.status]}"
     if s.status == "failed":
         return ("may pass, retry: " if s.temporary else "") + (s.problem or "")

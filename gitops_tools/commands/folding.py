@@ -101,6 +101,7 @@ class _Job:
     def __init__(self, git: Git, root: Path, branch: str, setup: Setup) -> None:
         self.git, self.root, self.branch, self.setup = git, root, branch, setup
         self.prefix = core.pending_prefix(branch)
+        self.tracking = f"refs/remotes/origin/{branch}"  # where the branch is fetched to
         self.pushes = 0
         self.id = ""
         self.ref = ""
@@ -233,7 +234,7 @@ class _Job:
     # --- where it landed -----------------------------------------------------------------------------------
 
     def _find_fold(self) -> FoldOutcome | None:
-        tracking = f"refs/remotes/origin/{self.branch}"
+        tracking = self.tracking
         self.git.network_step("fetch", "--quiet", "--depth", "1", "origin", f"+refs/heads/{self.branch}:{tracking}")
         for deepen in (0, *_DEEPEN):
             if deepen:
@@ -261,22 +262,21 @@ class _Job:
     def _settled(self) -> FoldOutcome | None:
         """This job's ref is gone and no fold commit names it (a fold in which no change changed anything makes
         no commit): plan the change again on the branch tip; when it has nothing left to do, say so."""
-        tracking = f"refs/remotes/origin/{self.branch}"
+        tracking = self.tracking
         self.git.run("reset", "--quiet", "--hard", tracking)
         ws = open_workspace(self.root, self.root)._replace(git=self.git)
         applied = self.setup.plan_for(self.setup.change._replace(id=self.id), ws).applied
         if applied.edits:
             return None
-        skipped = [u for u in applied.updates if u.status == "skipped-downgrade"]
-        reason = "; ".join(u.message or "" for u in skipped) or "already there"
-        return FoldOutcome(self.id, "skipped" if skipped else "unchanged", None, 0, False, reason, self.pushes)
+        status, reason = _nothing_to_do(applied)
+        return FoldOutcome(self.id, status, None, 0, False, reason, self.pushes)
 
     # --- folding -------------------------------------------------------------------------------------------
 
     def _fold(self) -> FoldOutcome | None:
         """Fold every pending change; None when the atomic push was rejected (look again)."""
         s, git = self.setup, self.git
-        tracking = f"refs/remotes/origin/{self.branch}"
+        tracking = self.tracking
         git.run("update-ref", "-d", tracking)  # a fetch that does not find the branch must not leave an old one
         git.network_step("fetch", "--quiet", "--prune", "--depth", "1", "origin",
                          f"+refs/heads/{self.branch}:{tracking}", f"+{self.prefix}*:{self.prefix}*")
@@ -348,9 +348,7 @@ class _Job:
             plan = s.plan_for(change, ws)
             applied = plan.applied
             if not applied.edits:
-                skipped = [u for u in applied.updates if u.status == "skipped-downgrade"]
-                status: core.Status = "skipped" if skipped else "unchanged"
-                reason = "; ".join(u.message or "" for u in skipped) or "already there"
+                status, reason = _nothing_to_do(applied)
                 return core.FoldEntry(change.id, applied.scope, status, applied.action, applied.updates, trailers,
                                       reason)
             from gitops_tools.commands.writer import _write
@@ -368,6 +366,14 @@ class _Job:
             return core.FoldEntry(change.id, applied.scope, "landed", applied.action, applied.updates, trailers)
         except GitopsError as err:
             return core.FoldEntry(change.id, change.target, "failed", reason=err.problem)
+
+
+def _nothing_to_do(applied: Any) -> tuple[core.Status, str]:
+    """A change that edits nothing: skipped (an older tag than what runs: the guard's reasons), or unchanged."""
+    skipped = [u for u in applied.updates if u.status == "skipped-downgrade"]
+    if skipped:
+        return "skipped", "; ".join(u.message or "" for u in skipped) or "already there"
+    return "unchanged", "already there"
 
 
 def _names(change: core.PendingChange) -> set[tuple[str, str]]:

@@ -240,12 +240,9 @@ def _one(job: _Job, service: Service) -> ServiceOutcome:
     url = local_url(service.repo_url, job.root)
     try:
         return _move(job, service, url)
-    except TemporaryError as err:
-        return ServiceOutcome(service.name, _safe_url(service.repo_url), "failed", service.branch,
-                              problem=err.headline, fix=err.fix, temporary=True)
     except GitopsError as err:
         return ServiceOutcome(service.name, _safe_url(service.repo_url), "failed", service.branch,
-                              problem=err.headline, fix=err.fix)
+                              problem=err.headline, fix=err.fix, temporary=isinstance(err, TemporaryError))
 
 
 def _files(root: Path, service: Service) -> list[str]:

@@ -17,7 +17,6 @@ answer, or answers 5xx, is a TemporaryError (exit 75).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import importlib.util
 import os
@@ -29,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from gitops_tools.core.simpleindex import Credentials, IndexFile, check_url, credentials, dist_file, mask
+from gitops_tools.core.redact import mask
+from gitops_tools.core.simpleindex import Credentials, IndexFile, check_url, credentials, dist_file
 from gitops_tools.errors import GitopsError, TemporaryError
 
 INSTALL_TWINE = "pip install 'gitops-tools[publish]'"
@@ -238,8 +238,6 @@ def publish(paths: Sequence[Path], repository_url: str, index_url: str | None, e
 def _twine(files: Sequence[Path], repository_url: str, creds: Credentials, env: Mapping[str, str], verbose: bool,
            say: Callable[[str], None]) -> tuple[int, str]:
     """Run twine (this interpreter's): its exit status and its output, masked of the credentials."""
-    basic = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
-    secrets = (creds.password, basic)
     command = [sys.executable, "-m", "twine", "--no-color", "upload", "--non-interactive", "--disable-progress-bar",
                "--repository-url", repository_url, *map(str, files)]
     child = {k: v for k, v in env.items() if k not in ("TWINE_REPOSITORY", "TWINE_REPOSITORY_URL")}
@@ -257,7 +255,7 @@ def _twine(files: Sequence[Path], repository_url: str, creds: Credentials, env: 
         raise TemporaryError(f"twine did not finish uploading to {repository_url} in {UPLOAD_TIMEOUT} s",
                              fix="try again (exit 75: a CI job can retry); files already uploaded are skipped") \
             from None
-    output = mask(done.stdout or "", secrets)
+    output = mask(done.stdout or "", creds.secrets)
     if verbose:
         for line in output.splitlines():
             say(f"  {line}")

@@ -102,7 +102,7 @@ def _truncated(new: Version, width: int) -> str:
     return ".".join(str(p) for p in parts[:width])
 
 
-def retarget(spec: str, new: Version, library: str) -> tuple[str, PinStatus, bool]:
+def retarget(spec: str, new: Version) -> tuple[str, PinStatus, bool]:
     """``spec`` (the specifier text as written, e.g. ``>= 1.2, < 2``) moved so that it admits ``new``; raises
     ValueError with the reason when it cannot be moved forward. Returns (text, status, breaking)."""
     clauses = list(_CLAUSE.finditer(spec))
@@ -169,7 +169,7 @@ def _move_requirement(text: str, new: Version, library: str) -> tuple[str, PinSt
     marker = text.find(";", start)
     end = marker if marker >= 0 else len(text)
     spec = text[start:end]
-    moved, status, breaking = retarget(spec, new, library)
+    moved, status, breaking = retarget(spec, new)
     return text[:start] + moved + text[end:], status, breaking
 
 

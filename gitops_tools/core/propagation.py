@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from gitops_tools.core.pins import Pin
+from gitops_tools.core.pins import Pin, specifier_text
 
 CHANGELOG_LIMIT = 16_000
 BRANCH_PREFIX = "gitops-tools/propagate"
@@ -42,13 +42,18 @@ def clean_changelog(text: str) -> str:
     return text
 
 
+def _exact(requirement: str) -> str | None:
+    """The version an exact pin names (``shared-library==1.2.3 ; marker`` -> ``1.2.3``), else None."""
+    spec = specifier_text(requirement).split(";")[0].strip()
+    found = re.fullmatch(r"===?\s*([^\s,*=][^\s,*]*)", spec)
+    return found.group(1) if found else None
+
+
 def title(library: str, version: str, pins: Sequence[Pin]) -> str:
     """``build(deps): shared-library 1.2.3 -> 1.3.0`` when every changed pin was one exact version, else
     ``build(deps): move shared-library to 1.3.0``."""
-    olds = {p.old.split("==", 1)[1].split(";")[0].strip() for p in pins if p.status == "changed" and "==" in p.old
-            and "*" not in p.old.split(";")[0]}
-    changed = [p for p in pins if p.status == "changed"]
-    if len(olds) == 1 and all("==" in p.old for p in changed):
+    olds = {_exact(p.old) for p in pins if p.status == "changed"}
+    if len(olds) == 1 and None not in olds:
         return f"build(deps): {library} {olds.pop()} -> {version}"
     return f"build(deps): move {library} to {version}"
 

@@ -20,6 +20,7 @@ from html.parser import HTMLParser
 from typing import NamedTuple
 from urllib.parse import unquote, urljoin, urlsplit
 
+from gitops_tools.core.redact import basic
 from gitops_tools.errors import GitopsError, UsageError
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -52,6 +53,16 @@ class Credentials(NamedTuple):
     username: str
     password: str
     source: str
+
+    @property
+    def basic(self) -> str:
+        """The ``Authorization: Basic`` value."""
+        return basic(self.username, self.password)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every form in which the password could show up in output."""
+        return (self.password, self.basic)
 
 
 def canonical(project: str) -> str:
@@ -238,9 +249,3 @@ def same_origin(a: str, b: str) -> bool:
     return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
 
 
-def mask(text: str, secrets: tuple[str, ...]) -> str:
-    """``text`` with every secret in ``secrets`` (a password, its Basic-auth form) replaced by ``***``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text

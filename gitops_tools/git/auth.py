@@ -10,10 +10,11 @@ Pure: the environment is passed in as a mapping.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
+
+from gitops_tools.core.redact import basic
 
 
 class Credentials(NamedTuple):
@@ -27,14 +28,12 @@ class Credentials(NamedTuple):
 
     @property
     def header(self) -> str:
-        raw = base64.b64encode(f"{self.user}:{self.token}".encode()).decode()
-        return f"Authorization: Basic {raw}"
+        return f"Authorization: Basic {basic(self.user, self.token)}"
 
     @property
     def secrets(self) -> tuple[str, ...]:
         """Every form in which the token could show up in output."""
-        raw = base64.b64encode(f"{self.user}:{self.token}".encode()).decode()
-        return (self.token, raw)
+        return (self.token, basic(self.user, self.token))
 
 
 def split_url(url: str) -> tuple[str, Credentials | None]:

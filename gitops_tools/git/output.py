@@ -4,25 +4,13 @@ with their secrets masked. Pure text handling for :mod:`gitops_tools.git.repo`."
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from gitops_tools.core.records import CommitRecord
 
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
-
 # git log --format=<LOG_FORMAT> [--name-only]: one record per commit, fields split by control characters
 RECORD, FIELD = "\x1e", "\x1f"
 LOG_FORMAT = "%x1e%H%x1f%P%x1f%aI%x1f%an%x1f%ae%x1f%B%x1f"
-
-
-def mask(text: str, secrets: Sequence[str] = ()) -> str:
-    """Hide credentials in URLs (``https://user:token@host`` → ``https://***@host``) and known secret values."""
-    out = _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
-    for secret in secrets:
-        if secret:
-            out = out.replace(secret, "***")
-    return out
 
 
 def raw_stderr(err: Any, stream: str = "stderr") -> str:

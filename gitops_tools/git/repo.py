@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitops_tools.core.records import CommitRecord
-from gitops_tools.git.output import LOG_FORMAT, RECORD, mask, quote, raw_stderr, record
+from gitops_tools.core.redact import mask
+from gitops_tools.git.output import LOG_FORMAT, RECORD, quote, raw_stderr, record
 from gitops_tools.errors import EXIT_ERROR, EXIT_TEMPFAIL, GitopsError, TemporaryError
 from gitops_tools.git.refusals import FINAL, classify_push_error, is_auth_failure, rejection_reason
 

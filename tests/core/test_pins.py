@@ -68,7 +68,7 @@ def test_golden_requirements_pins_are_reported_with_their_lines() -> None:
 ])
 def test_the_rule_for_each_kind_of_specifier(spec: str, version: str, moved: str, status: str,
                                              breaking: bool) -> None:
-    assert retarget(spec, Version(version), "shared-library") == (moved, status, breaking)
+    assert retarget(spec, Version(version)) == (moved, status, breaking)
 
 
 @pytest.mark.parametrize(("line", "problem"), [
@@ -199,3 +199,18 @@ def test_the_commit_message_says_what_moved_and_what_was_left_alone() -> None:
     ranged = plan_file("shared-library~=1.2.3\n", "r.txt", "shared-library", Version("1.3.0"))
     assert commit_message("shared-library", "1.3.0", ranged.pins, None).splitlines()[0] == \
         "build(deps): move shared-library to 1.3.0"
+
+
+@pytest.mark.parametrize(("text", "subject"), [
+    ("shared-library==1.2.3\n", "build(deps): shared-library 1.2.3 -> 1.3.0"),
+    ("shared-library===1.2.3\n", "build(deps): shared-library 1.2.3 -> 1.3.0"),
+    ('shared-library == 1.2.3 ; python_version < "3.12"\n', "build(deps): shared-library 1.2.3 -> 1.3.0"),
+    ("shared-library==1.2.*\n", "build(deps): move shared-library to 1.3.0"),
+    ("shared-library==1.2.3\nshared-library==1.2.4\n", "build(deps): move shared-library to 1.3.0"),
+    ("shared-library==1.2.3\nshared-library~=1.2.3\n", "build(deps): move shared-library to 1.3.0"),
+])
+def test_the_subject_names_the_old_version_only_when_one_exact_pin_moved(text: str, subject: str) -> None:
+    from gitops_tools.core.propagation import title
+
+    plan = plan_file(text, "requirements.txt", "shared-library", Version("1.3.0"))
+    assert title("shared-library", "1.3.0", plan.pins) == subject
