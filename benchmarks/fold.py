@@ -67,7 +67,17 @@ def make_remote(base: Path, name: str, n: int, log: Path) -> Path:
     hooks.mkdir(exist_ok=True)
     (hooks / "pre-receive").write_text(f'#!/bin/sh\necho push >> "{log}"\ncat >/dev/null\n')
     (hooks / "pre-receive").chmod(0o755)
+    # when the branch moved: the time of each landing, as the server saw it
+    (hooks / "post-receive").write_text(f'#!/bin/sh\nwhile read old new ref; do [ "$ref" = refs/heads/main ] && '
+                                        f'date +%s.%N >> "{log}.landed"; done\n')
+    (hooks / "post-receive").chmod(0o755)
     return bare
+
+
+def last_landing(log: Path, started: float) -> float:
+    """Seconds from the start to the last time the branch moved on the server (of any remote of the set-up)."""
+    path = Path(f"{log}.landed")
+    return max(float(t) for t in path.read_text().split()) - started if path.exists() else float("nan")
 
 
 @dataclass
@@ -76,11 +86,12 @@ class Row:
     n: int
     pushes: int  # received by the server (its pre-receive hook ran)
     commits: int
-    wall: float
+    wall: float  # to the last job's exit
     failed: int
     present: bool
     folded_max: int = 0
     attempts: int = 0  # push attempts, as the jobs count them (a push refused before it was sent counts too)
+    landed: float = float("nan")  # to the last time the branch moved on the server
 
 
 def attempts_and_folds(outs: list[str]) -> tuple[int, int]:
@@ -99,13 +110,13 @@ def attempts_and_folds(outs: list[str]) -> tuple[int, int]:
 
 
 def run_writers(urls: list[str], remotes: list[Path], n: int, log: Path, base: Path, env: dict[str, str],
-                extra: list[str]) -> tuple[float, int, list[str]]:
+                extra: list[str]) -> tuple[float, int, list[str], float]:
     work = base / "work"
     work.mkdir(exist_ok=True)
     scratch = base / "tmp"
     scratch.mkdir(exist_ok=True)
     env = {**env, "TMPDIR": str(scratch)}
-    start = time.perf_counter()
+    epoch, start = time.time(), time.perf_counter()
     procs = [subprocess.Popen([sys.executable, "-m", "gitops_tools", "-o", "json", "image", "set", "--repo-url",
                                urls[i], *extra,
                                "dev", f"aegis/s{i}=*:1.0.1"], cwd=work, env=env, stdout=subprocess.PIPE,
@@ -118,7 +129,7 @@ def run_writers(urls: list[str], remotes: list[Path], n: int, log: Path, base: P
         if p.returncode != 0:
             failed += 1
             print(f"  job failed ({p.returncode}): {err.strip()[-300:]}", file=sys.stderr)
-    return time.perf_counter() - start, failed, outs
+    return time.perf_counter() - start, failed, outs, last_landing(log, epoch)
 
 
 def shared(setup: str, n: int, base: Path, env: dict[str, str], http: bool) -> Row:
@@ -132,11 +143,11 @@ def shared(setup: str, n: int, base: Path, env: dict[str, str], http: bool) -> R
         remote = make_remote(projects, "gitops.git", n, log)
         with GitHTTPServer(projects, {"oauth2": "bench-token"}) as server:
             url = server.url("gitops.git")
-            wall, failed, outs = run_writers([url] * n, [remote], n, log, base, {**env, "GITOPS_TOKEN": "bench-token"},
+            wall, failed, outs, landed = run_writers([url] * n, [remote], n, log, base, {**env, "GITOPS_TOKEN": "bench-token"},
                                              ["--no-fold"] if setup.startswith("retry") else [])
     else:
         remote = make_remote(base, "remote.git", n, log)
-        wall, failed, outs = run_writers([f"file://{remote}"] * n, [remote], n, log, base, env,
+        wall, failed, outs, landed = run_writers([f"file://{remote}"] * n, [remote], n, log, base, env,
                                          ["--no-fold"] if setup.startswith("retry") else [])
     text = git(remote, "show", "main:environments/dev/kustomization.yaml")
     trailers = [line for line in git(remote, "log", "--format=%B", "main").splitlines()
@@ -146,7 +157,7 @@ def shared(setup: str, n: int, base: Path, env: dict[str, str], http: bool) -> R
     commits = int(git(remote, "rev-list", "--count", "main")) - 1
     attempts, largest = attempts_and_folds(outs)
     pushes = len(log.read_text().split()) if log.exists() else 0
-    row = Row(setup, n, pushes, commits, wall, failed, present, largest, attempts)
+    row = Row(setup, n, pushes, commits, wall, failed, present, largest, attempts, landed)
     shutil.rmtree(base, ignore_errors=True)
     return row
 
@@ -161,17 +172,17 @@ def floor(n: int, base: Path, env: dict[str, str], http: bool = False) -> Row:
         projects.mkdir()
         remotes = [make_remote(projects, f"r{i}.git", n, log) for i in range(n)]
         with GitHTTPServer(projects, {"oauth2": "bench-token"}) as server:
-            wall, failed, outs = run_writers([server.url(f"r{i}.git") for i in range(n)], remotes, n, log, base,
+            wall, failed, outs, landed = run_writers([server.url(f"r{i}.git") for i in range(n)], remotes, n, log, base,
                                              {**env, "GITOPS_TOKEN": "bench-token"}, ["--no-fold"])
     else:
         remotes = [make_remote(base, f"r{i}.git", n, log) for i in range(n)]
-        wall, failed, outs = run_writers([f"file://{r}" for r in remotes], remotes, n, log, base, env,
+        wall, failed, outs, landed = run_writers([f"file://{r}" for r in remotes], remotes, n, log, base, env,
                                          ["--no-fold"])
     present = all(re.findall(r"newTag: (\S+)", git(r, "show", "main:environments/dev/kustomization.yaml"))[i]
                   == "1.0.1" for i, r in enumerate(remotes))
     commits = sum(int(git(r, "rev-list", "--count", "main")) - 1 for r in remotes)
-    row = Row("floor (own remote each)" + (" (HTTP)" if http else ""), n, len(log.read_text().split()), commits, wall, failed, present,
-              attempts=attempts_and_folds(outs)[0])
+    row = Row("floor (own remote each)" + (" (HTTP)" if http else ""), n, len(log.read_text().split()), commits, wall,
+              failed, present, attempts=attempts_and_folds(outs)[0], landed=landed)
     shutil.rmtree(base, ignore_errors=True)
     return row
 
@@ -224,20 +235,26 @@ def render(rows: list[Row], total: float, args: argparse.Namespace) -> str:
         "- floor: the same N jobs with `--no-fold` (one push each), each against a remote of its own, started "
         "together in the same run",
         "",
-        "| N | set-up | pushes received | push attempts | attempts / N | commits | largest fold | wall to last landing (s) | x floor | failed | every change once |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| N | set-up | pushes received | push attempts | attempts / N | commits | largest fold | last landing (s) "
+        "| x floor | last job done (s) | x floor | failed | every change once |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
-    floors = {(r.n, "HTTP" in r.setup): r.wall for r in rows if r.setup.startswith("floor")}
+    floors = {(r.n, "HTTP" in r.setup): r for r in rows if r.setup.startswith("floor")}
     for r in rows:
-        ratio = r.wall / floors[(r.n, "HTTP" in r.setup)] if floors.get((r.n, "HTTP" in r.setup)) else float("nan")
+        floor_row = floors.get((r.n, "HTTP" in r.setup))
+        landed = r.landed / floor_row.landed if floor_row else float("nan")
+        done = r.wall / floor_row.wall if floor_row else float("nan")
         fold_col = str(r.folded_max) if r.setup.startswith("fold") else ""
-        lines.append(f"| {r.n} | {r.setup} | {r.pushes} | {r.attempts} | {r.attempts / r.n:.2f} | {r.commits} | {fold_col} | "
-                     f"{r.wall:.1f} | {ratio:.2f}x | {r.failed} | {'yes' if r.present else 'NO'} |")
+        lines.append(f"| {r.n} | {r.setup} | {r.pushes} | {r.attempts} | {r.attempts / r.n:.2f} | {r.commits} | "
+                     f"{fold_col} | {r.landed:.1f} | {landed:.2f}x | {r.wall:.1f} | {done:.2f}x | {r.failed} | "
+                     f"{'yes' if r.present else 'NO'} |")
     lines += ["", "pushes received: pushes that reached the server's pre-receive hook (a push git refuses before "
               "sending, e.g. a non-fast-forward it can see, does not); push attempts: the sum of every job's "
               "`attempts` (its pushes, sent or not). attempts / N: the goal is about 2 or less for fold; the retry "
-              "loop needs a round per writer (O(N²) in all, bounded by its 5-minute deadline). x floor: wall time "
-              "over the floor's at the same N, in the same run; the goal is 1.5x or less.", ""]
+              "loop needs a round per writer (O(N²) in all, bounded by its 5-minute deadline). last landing: from the "
+              "start to the last time the branch moved on the server (its post-receive hook's clock; for the floor, "
+              "on any of its remotes); last job done: to the last job's exit (it has seen where its change landed). "
+              "x floor: over the floor's at the same N and transport, in the same run; the goal is 1.5x or less.", ""]
     return "\n".join(lines)
 
 

@@ -17,6 +17,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 
+class _Server(ThreadingHTTPServer):
+    # GitLab takes hundreds of clients at once: a listen backlog of 5 (the default) would make the kernel drop
+    # their connections (resets, one-second SYN retries), which no real server does
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class GitHTTPServer:
     """``with GitHTTPServer(root, {"oauth2": token}) as server: server.url("remote.git")``."""
 
@@ -26,7 +33,7 @@ class GitHTTPServer:
                          for user, token in credentials.items()}
         self.authorizations: list[str] = []  # every Authorization header received, in order
         self.requests: list[str] = []  # "METHOD /path?query", in order
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     def url(self, repo: str) -> str:
@@ -47,6 +54,7 @@ class GitHTTPServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else each response waits ~40 ms for a delayed ACK between its writes
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
                 pass

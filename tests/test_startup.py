@@ -15,10 +15,10 @@ HEAVY = ("yaml", "ruamel", "semver", "tomlkit", "filelock", "difflib", "subproce
 
 def imported_modules(*args: str, cwd: Path | None = None) -> set[str]:
     code = (
-        "import sys, runpy\n"
-        f"sys.argv = ['gitops-tools', *{list(args)!r}]\n"
-        "try:\n"
-        "    runpy.run_module('gitops_tools', run_name='__main__')\n"
+        "import sys\n"
+        "from gitops_tools.cli import main\n"
+        "try:\n"  # with its arguments given, main() raises SystemExit instead of ending the process
+        f"    main({list(args)!r})\n"
         "except SystemExit:\n"
         "    pass\n"
         "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)\n"

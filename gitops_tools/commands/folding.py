@@ -45,11 +45,13 @@ from gitops_tools.git.repo import Git, PushRejected
 from gitops_tools.interrupts import held
 
 # How a waiting job polls (seconds): from POLL_FIRST, growing by POLL_GROWTH up to POLL_MAX, with jitter.
-POLL_FIRST, POLL_GROWTH, POLL_MAX = 0.05, 1.5, 1.0
+POLL_FIRST, POLL_GROWTH, POLL_MAX = 0.05, 1.5, 0.5
 POLL_EACH = 0.02
 # The oldest pending change has not moved for this long (TAKEOVER, and TAKEOVER_EACH more per pending change, after
 # the batch window): its job died (or is slow); the next in line folds, the one after it as long again later.
 TAKEOVER, TAKEOVER_EACH = 8.0, 0.05
+# A fold takes in the changes published while it was planned, this many times over, before it pushes.
+LATE_ROUNDS = 2
 _DEEPEN = (20, 200, 2000)  # looking for the fold commit behind a shallow clone's edge
 
 
@@ -89,6 +91,7 @@ class Setup(NamedTuple):
     deadline: float
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], float] = time.monotonic
+    plan_seconds: float = 0.0  # how long this job's own plan took: what one change of a fold costs here, now
 
 
 def land(git: Git, root: Path, branch: str, setup: Setup) -> FoldOutcome | Fallback:
@@ -106,6 +109,7 @@ class _Job:
         self.id = ""
         self.ref = ""
         self.sha = ""
+        self.pace = 0.0  # how long this job's push of its pending ref took: a round trip to the server, now
 
     # --- publishing ----------------------------------------------------------------------------------------
 
@@ -119,8 +123,10 @@ class _Job:
             self.sha = self.git.run("commit-tree", f"{tip}^{{tree}}", "-p", tip, "-F", file,
                                     env=_identity_env(s.commit_env)).strip()
         self.pushes += 1
+        started = s.now()
         try:
             self.git.network("push", "--quiet", "origin", f"{self.sha}:{self.ref}")
+            self.pace = s.now() - started
         except PushRejected as err:
             if err.kind == TEMPORARY:
                 raise self.git.refusal(err, f"push of {self.ref} failed", "retry later") from None
@@ -159,6 +165,7 @@ class _Job:
         poll = POLL_FIRST
         oldest_seen: tuple[str, float] | None = None
         republished = 0
+        looked_at_rank: int | None = None
         while True:
             pending = self._remote_pending()
             if pending is None:  # the server did not answer this time: its ref is out there, keep looking
@@ -207,6 +214,9 @@ class _Job:
                 if outcome is not None:
                     return outcome
                 poll = POLL_FIRST
+            elif looked_at_rank is None:  # the first look: wait about as long as the fold ahead may take
+                poll = min(POLL_MAX * 2, max(POLL_FIRST, self._ahead(ids)))
+            looked_at_rank = rank
             if now - start > s.deadline:
                 raise TemporaryError(f"the pending change {self.id} was not folded in {s.deadline:.0f}s",
                                      fix="retry later (exit 75); the pending ref stays and a later job folds it")
@@ -215,21 +225,23 @@ class _Job:
             # polls less often (a poll is cheap, but hundreds of them a second would starve the folder)
             poll = min(max(POLL_MAX, len(ids) * POLL_EACH), poll * POLL_GROWTH)
 
+    def _ahead(self, ids: list[str]) -> float:
+        """How long the fold that takes this change may take from now: what is left of the oldest change's batch
+        window, then a fetch, every pending change planned, a commit and a push (each round trip as long as
+        this job's own push, each plan as long as its own)."""
+        s = self.setup
+        window_left = max(0.0, core.id_time(ids[0]) + s.batch_window - time.time())
+        return window_left + 3 * self.pace + len(ids) * s.plan_seconds
+
     def _remote_pending(self) -> set[str] | None:
         """The ids of the pending changes on the server; None when it did not answer (a network hiccup)."""
         try:
-            out = self.git.network("ls-remote", "origin", f"{self.prefix}*")
+            refs = self.git.ls_remote("origin", self.prefix)
         except PushRejected as err:
             if err.kind == TEMPORARY:
                 return None
             raise self.git.refusal(err, "git ls-remote failed", "check the URL and the token") from None
-        ids = set()
-        for line in out.splitlines():
-            _, _, ref = line.partition("\t")
-            name = ref.removeprefix(self.prefix)
-            if ref.startswith(self.prefix) and core.is_id(name):
-                ids.add(name)
-        return ids
+        return {name for name in (ref.removeprefix(self.prefix) for ref in refs) if core.is_id(name)}
 
     # --- where it landed -----------------------------------------------------------------------------------
 
@@ -280,17 +292,7 @@ class _Job:
         git.run("update-ref", "-d", tracking)  # a fetch that does not find the branch must not leave an old one
         git.network_step("fetch", "--quiet", "--prune", "--depth", "1", "origin",
                          f"+refs/heads/{self.branch}:{tracking}", f"+{self.prefix}*:{self.prefix}*")
-        listing = git.run("for-each-ref", "--format=%(refname)%00%(objectname)%00%(contents)%00", self.prefix)
-        fields = listing.split("\x00")
-        pending: list[tuple[str, str, core.PendingChange | None]] = []
-        for ref, sha, message in zip(fields[0::3], fields[1::3], fields[2::3]):
-            ref = ref.strip()
-            name = ref.removeprefix(self.prefix)
-            if not core.is_id(name):
-                continue
-            change = core.decode(message)
-            pending.append((name, sha, change if change is not None and change.id == name else None))
-        pending.sort()
+        pending = self._read_pending(set())
         if self.id not in {p[0] for p in pending}:
             return None  # folded meanwhile: the next look finds where
         git.run("reset", "--quiet", "--hard", tracking)
@@ -298,20 +300,26 @@ class _Job:
         entries: list[core.FoldEntry] = []
         paths: set[str] = set()
         ws = open_workspace(self.root, self.root)._replace(git=git)  # the configuration: read once per fold
-        changes = [c for _, _, c in pending if c is not None]
-        names = [_names(c) for c in changes]
-        followed: dict[str, bool] = {}  # id -> a later change of the fold may set one of its images again
-        seen: set[tuple[str, str]] = set()
-        for c, n in zip(reversed(changes), reversed(names)):
-            followed[c.id] = bool(n & seen) or any((t, "*") in seen for t, _ in n) or \
-                any(i == "*" and any(t2 == t for t2, _ in seen) for t, i in n)
-            seen |= n
-        for change_id, _, change in pending:
-            if change is None:
-                entries.append(core.FoldEntry(change_id, "?", "failed", reason="not a pending change gitops-tools "
-                                                                              "can read"))
-                continue
-            entries.append(self._apply(ws, change, paths, followed[change.id]))
+        batch, folded_names = pending, set[tuple[str, str]]()
+        for round_ in range(LATE_ROUNDS + 1):
+            changes = [c for _, _, c in batch if c is not None]
+            names = [_names(c) for c in changes]
+            followed = dict(zip((c.id for c in changes), core.followed(names)))
+            for change_id, _, change in batch:
+                if change is None:
+                    entries.append(core.FoldEntry(change_id, "?", "failed", reason="not a pending change "
+                                                                                  "gitops-tools can read"))
+                    continue
+                entries.append(self._apply(ws, change, paths, followed[change.id]))
+            folded_names = folded_names.union(*names)
+            if round_ == LATE_ROUNDS:
+                break
+            # the changes published while this fold was planned join it (the others would wait for a fold of
+            # their own), as long as none of them sets an image this fold already set
+            batch = self._late({p[0] for p in pending}, folded_names)
+            if not batch:
+                break
+            pending = sorted(pending + batch)
         landed = [e for e in entries if e.status == "landed"]
         leases = [f"--force-with-lease={self.prefix}{i}:{sha}" for i, sha, _ in pending]
         deletions = [f":{self.prefix}{i}" for i, _, _ in pending]
@@ -337,6 +345,36 @@ class _Job:
             raise GitopsError(f"the change could not be applied: {mine.reason}", fix="fix the change and run again")
         return FoldOutcome(self.id, mine.status, fold_sha if mine.status == "landed" else None, len(entries) - 1,
                            True, mine.reason, self.pushes)
+
+    def _read_pending(self, known: set[str]) -> list[tuple[str, str, core.PendingChange | None]]:
+        """The fetched pending refs not in ``known``: (id, commit, the change; None when it cannot be read)."""
+        listing = self.git.run("for-each-ref", "--format=%(refname)%00%(objectname)%00%(contents)%00", self.prefix)
+        fields = listing.split("\x00")
+        pending: list[tuple[str, str, core.PendingChange | None]] = []
+        for ref, sha, message in zip(fields[0::3], fields[1::3], fields[2::3]):
+            name = ref.strip().removeprefix(self.prefix)
+            if not core.is_id(name) or name in known:
+                continue
+            change = core.decode(message)
+            pending.append((name, sha, change if change is not None and change.id == name else None))
+        return sorted(pending)
+
+    def _late(self, known: set[str], folded_names: set[tuple[str, str]]
+              ) -> list[tuple[str, str, core.PendingChange | None]]:
+        """The pending changes published since this fold read them, in order, up to the first that may set an
+        image the fold already set (it waits for the next fold, which reads what this one made); [] when the
+        server does not answer (the fold goes on with what it has)."""
+        try:
+            self.git.network("fetch", "--quiet", "--depth", "1", "origin", f"+{self.prefix}*:{self.prefix}*")
+        except PushRejected:
+            return []
+        late = []
+        for entry in self._read_pending(known):
+            change = entry[2]
+            if change is not None and core.touches(_names(change), folded_names):
+                break
+            late.append(entry)
+        return late
 
     def _apply(self, ws: Workspace, change: core.PendingChange, paths: set[str], followed: bool) -> core.FoldEntry:
         """Plan ``change`` on the tree as the fold has made it so far and write its edits. When a later change

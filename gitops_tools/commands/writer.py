@@ -229,14 +229,16 @@ def _land_in_clone(target: str | None, attempt: Attempt[P], opts: WriteOptions, 
                 git.network_step("fetch", "--quiet", "--depth", "1", "origin",
                                  f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
                 git.run("checkout", "--quiet", "-B", branch, f"refs/remotes/origin/{branch}")
+            started = rt.clock.now()
             plan = attempt(ws, None)
+            planned_in = rt.clock.now() - started  # how long a change takes to plan here, now: paces the waiting
             if opts.dry_run or not plan.applied.edits:
                 return Landed(plan)
             _check_notify(ws, plan.applied, rt)
             note = None
             env = plan.applied.env
             if folding is not None and env is not None and not env.protected:
-                folded = _land_folded(git, ws, plan, folding, opts, rt, branch)
+                folded = _land_folded(git, ws, plan, folding, opts, rt, branch, planned_in)
                 if not isinstance(folded, str):
                     return _announce(folded, ws, git, opts, rt, branch)
                 note = folded
@@ -249,7 +251,7 @@ def _land_in_clone(target: str | None, attempt: Attempt[P], opts: WriteOptions, 
 
 
 def _land_folded(git: Git, ws: Workspace, plan: P, folding: Folding, opts: WriteOptions, rt: Runtime,
-                 branch: str) -> Landed[P] | str:
+                 branch: str, planned_in: float = 0.0) -> Landed[P] | str:
     """Land through a pending ref (:mod:`gitops_tools.commands.folding`); a string (the note to print) when
     the server refused the ref and the retry loop must do it."""
     from gitops_tools.commands.folding import Fallback, Setup, land as fold_land
@@ -258,7 +260,7 @@ def _land_folded(git: Git, ws: Workspace, plan: P, folding: Folding, opts: Write
     window = opts.batch_window if opts.batch_window is not None else ws.config.commit.batch_window_seconds
     setup = Setup(folding.change, folding.plan_for, rt.env, (ws.config.commit.author_name,
                   ws.config.commit.author_email), opts.skip_ci or ws.config.commit.skip_ci, ws.config.commit.sign,
-                  window, opts.backoff.deadline, rt.clock.sleep, rt.clock.now)
+                  window, opts.backoff.deadline, rt.clock.sleep, rt.clock.now, planned_in)
     outcome = fold_land(git, ws.root, branch, setup)
     if isinstance(outcome, Fallback):
         return (f"the remote refused the pending ref refs/gitops-tools/pending/{branch}/... ({outcome.reason}); "

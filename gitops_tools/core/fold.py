@@ -180,3 +180,23 @@ def folded(message: str) -> dict[str, Folded]:
         return {}
     return {m.group(1): Folded(m.group(2), (m.group(3) or "").strip())  # type: ignore[arg-type]
             for m in _FOLD.finditer(message)}
+
+
+Names = frozenset[tuple[str, str]] | set[tuple[str, str]]
+
+
+def touches(names: Names, others: Names) -> bool:
+    """Whether a change of ``names`` ((target, image name) pairs; ``(target, "*")`` for a change whose specs
+    cannot be read: any image of the target) may set an image one of ``others`` sets."""
+    return bool(names & others) or any((t, "*") in others for t, _ in names) or \
+        any(i == "*" and any(t2 == t for t2, _ in others) for t, i in names)
+
+
+def followed(names: Sequence[Names]) -> list[bool]:
+    """For each change of a fold, in order, whether a later one may set one of its images again."""
+    out: list[bool] = []
+    seen: set[tuple[str, str]] = set()
+    for n in reversed(names):
+        out.append(touches(n, seen))
+        seen |= n
+    return out[::-1]

@@ -105,6 +105,8 @@ class Git:
         # a progress line on long clones and fetches: at -v, or where a person watches a terminal
         self.progress = (verbose or sys.stderr.isatty()) if progress is None else progress
         self._gitpython: Any = None  # GitPython's Git for root: made (and GitPython imported) by the first command
+        self._header = credentials.header if credentials is not None else None
+        self._listers: dict[str, Any] = {}  # remote -> its RefLister, or None where git lists the refs
         self._message = ""  # the message file of the commit or tag being made
     def with_credentials(self, credentials: Credentials | None) -> Git:
         """The same tree, with other credentials (or none)."""
@@ -117,7 +119,10 @@ class Git:
         return self._gitpython
 
     def close(self) -> None:
-        """Stop the persistent ``cat-file`` processes, if any were started."""
+        """Stop the persistent ``cat-file`` processes, if any were started (and close the ref listers)."""
+        for lister in self._listers.values():
+            if lister is not None:
+                lister.close()
         if self._gitpython is not None:
             self._gitpython.clear_cache()
 
@@ -180,6 +185,43 @@ class Git:
             stderr = mask("\n".join([err.stderr.strip(), *refused]).strip(), self.secrets)
             raise PushRejected(f"`{self._shown(args)}` failed: {stderr or 'no message'}", stderr,
                                classify_push_error(stderr), mask(err.stdout, self.secrets)) from None
+
+    def ls_remote(self, remote: str, prefix: str) -> dict[str, str]:
+        """``{ref: object id}`` of ``remote``'s refs under ``prefix``: over plain smart HTTP one request from this
+        process (:mod:`gitops_tools.git.lsrefs`), else (or when that answer is not understood) ``git ls-remote``;
+        a failure is a :class:`PushRejected` with its class."""
+        if remote not in self._listers:
+            self._listers[remote] = self._lister(remote)
+        lister = self._listers[remote]
+        if lister is not None:
+            if self.verbose:
+                self.echo(f"$ git ls-remote {quote(remote)} {quote(prefix + '*')}  (one ls-refs request)")
+            refs: dict[str, str] | None = lister.list(prefix)
+            if refs is not None:
+                return refs
+            lister.close()
+            self._listers[remote] = None
+        out = self.network("ls-remote", remote, prefix + "*")
+        found = {}
+        for line in out.splitlines():
+            oid, _, ref = line.partition("\t")
+            if ref.startswith(prefix):
+                found[ref] = oid
+        return found
+
+    def _lister(self, remote: str) -> Any:
+        from gitops_tools.git import lsrefs
+
+        try:
+            listing = self.run("config", "--get-regexp", rf"^(remote\.{remote}\.url|http\..*|url\..*)$")
+        except GitopsError:
+            return None
+        config = [(key.lower(), value) for key, _, value in (line.partition(" ") for line in listing.splitlines())]
+        urls = [value for key, value in config if key == f"remote.{remote.lower()}.url"]
+        rest = [(key, value) for key, value in config if not key.startswith("remote.")]
+        if len(urls) != 1 or not lsrefs.eligible(urls[0], rest, self._header, os.environ):
+            return None
+        return lsrefs.RefLister(urls[0], self._header)
 
     def network_step(self, *args: str, fix: str = "check the URL and the token", progress: bool = False) -> str:
         """A clone, fetch or ls-remote the run cannot go on without: refused for good (auth, no such repository)

@@ -480,3 +480,16 @@ def test_unified_diff_marks_a_missing_final_newline_and_is_empty_without_change(
         "--- a/v.yaml\n+++ b/v.yaml\n@@ -1 +1 @@\n-tag: 1\n\\ No newline at end of file\n"
         "+tag: 2\n\\ No newline at end of file\n")
     assert unified_diff("v.yaml", "tag: 1\n", "tag: 1\n") == ""
+
+
+def test_which_changes_of_a_fold_may_set_the_same_image() -> None:
+    from gitops_tools.core.fold import followed, touches
+
+    a, b = {("dev", "aegis/api"), ("dev", "api")}, {("dev", "aegis/web"), ("dev", "web")}
+    unreadable = {("dev", "*")}
+    assert not touches(a, b) and touches(a, a)
+    assert touches(unreadable, a) and touches(a, unreadable)  # specs that cannot be read: any image of dev
+    assert not touches({("prod", "*")}, a)  # another target
+    assert followed([a, b, a]) == [True, False, False]
+    assert followed([a, unreadable, b]) == [True, True, False]
+    assert followed([]) == []
