@@ -228,7 +228,8 @@ def render(rows: list[Row], total: float, args: argparse.Namespace) -> str:
         f"- date: {time.strftime('%Y-%m-%dT%H:%M:%S%z')}",
         f"- python: {platform.python_version()}; {git_version}; CPUs: {os.cpu_count()}",
         f"- platform: {platform.platform()}",
-        f"- command: `python benchmarks/fold.py --writers {args.writers}{' --http' if args.http else ''}`",
+        f"- command: `python benchmarks/fold.py --writers {args.writers}{' --http' if args.http else ''}"
+        f"{f' --skip-retry-above {args.skip_retry_above}' if args.skip_retry_above < 10**9 else ''}`",
         f"- benchmark wall time: {total:.0f} s",
         "- each job: `gitops-tools image set --repo-url URL dev 'aegis/sI=*:1.0.1'` (writer i bumps image i of one "
         "kustomization), all N started together; pushes counted by a pre-receive hook on the server",
