@@ -82,6 +82,16 @@ def run_in_process(cwd: Path, *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _interrupts_reach_the_tests() -> None:
+    """A suite started in the background of a non-interactive shell (``./.ci/run &``) inherits Ctrl-C as ignored,
+    and so would every process it starts: the tests of interrupted runs need it delivered, as at a terminal."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _temporary_base(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Where run_cli gives a process a TMPDIR of its own (the session's temporary base directory)."""
     os.environ["PYTEST_TMP_BASE"] = str(tmp_path_factory.getbasetemp().resolve())
