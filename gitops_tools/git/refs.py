@@ -71,3 +71,36 @@ def remote_urls(root: Path) -> set[str]:
         if url:
             urls.add(url.group(1).strip('"'))
     return urls
+
+
+_SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+
+
+def head_commit(root: Path) -> str | None:
+    """The object HEAD names, read from ``.git`` without a process: a detached HEAD, or the branch it points to
+    as a loose ref or in ``packed-refs``. None when the files do not say (an unborn branch, the reftable format,
+    a symbolic chain, anything unusual): the caller asks git."""
+    try:
+        gdir = git_dir(root)
+        head = (gdir / "HEAD").read_text().strip()
+        if _SHA.fullmatch(head):
+            return head
+        if not head.startswith("ref: refs/"):
+            return None
+        ref = head[5:].strip()
+        if any(part in ("", ".", "..") for part in ref.split("/")):
+            return None  # git refuses such a name; never a file outside the refs
+        for base in dict.fromkeys((gdir, _common_dir(gdir))):  # a worktree's own refs first, then the shared
+            loose = base / ref
+            if loose.is_file():
+                value = loose.read_text().strip()
+                return value if _SHA.fullmatch(value) else None
+        packed = _common_dir(gdir) / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text().splitlines():
+                sha, _, name = line.partition(" ")
+                if name == ref and _SHA.fullmatch(sha):
+                    return sha
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None

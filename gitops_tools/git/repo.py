@@ -1,20 +1,22 @@
-"""The one place that runs git, through GitPython, with typed answers.
+"""The one place that runs git, with typed answers; GitPython where it pays for itself.
 
-Every command goes through :meth:`Git._execute` (GitPython's ``Git.execute``): an argument list, never a shell;
-git's messages in English (GitPython sets ``LC_ALL=C`` and ``LANGUAGE=C``); standard input closed, so git never
-waits for a prompt; the token of this run, if any, as an ``http.extraHeader`` in the environment of each process
-only (:mod:`gitops_tools.git.auth`). At ``-v`` each command is echoed as ``$ git …`` with secrets masked, and a
-failure becomes our error with git's own words (from ``GitCommandError``'s status and stderr).
+Every command goes through :meth:`Git._execute`: an argument list, never a shell; git's messages in English
+(``LC_ALL=C`` and ``LANGUAGE=C``, as GitPython sets them); standard input closed, so git never waits for a
+prompt; the token of this run, if any, as an ``http.extraHeader`` in the environment of each process only
+(:mod:`gitops_tools.git.auth`). At ``-v`` each command is echoed as ``$ git …`` with secrets masked, and a
+failure becomes our error with git's own words (its exit status and stderr, classified once in
+:mod:`gitops_tools.git.refusals`).
 
-What GitPython gives beyond a subprocess call, and why it is used here:
+A command whose output is read whole runs as one process (``subprocess``, as GitPython's ``execute`` would run
+it). GitPython is imported where it gives more than that, by the first such use, never at ``import
+gitops_tools``:
 
 - a persistent ``git cat-file --batch`` process (:meth:`Git.show`): reading many files at many revisions
   (rollback, a status at a revision) costs one process, not one per file;
-- ``GitCommandError`` with the exit status and stderr, classified once (:mod:`gitops_tools.git.refusals`);
+- a process read as it runs (:meth:`Git.iter_log` over a long history);
 - ``RemoteProgress`` for a progress line on clones and fetches at a terminal or at ``-v``.
 
-GitPython is imported when the first git object is made, never at ``import gitops_tools``: ``--version``,
-``--help``, ``validate`` and edits outside a checkout do not pay for it.
+A bump in a checkout (``git status``, ``git commit``) never imports it: about 28 ms of a 150 ms run.
 """
 
 from __future__ import annotations
@@ -136,20 +138,29 @@ class Git:
     def _execute(self, args: Sequence[str], env: Mapping[str, str] | None = None, *, progress: bool = False) -> str:
         if self.verbose:
             self.echo("$ " + self._shown(args))
-        gitpython = _gitpython()
         merged = {**self.env, **(env or {})}
-        try:
-            if progress and self.progress:
+        if progress and self.progress:
+            gitpython = _gitpython()
+            try:
                 return self._with_progress(args, merged)
-            out = self._git.execute(["git", *args], env=merged, stdout_as_string=True)
-        except gitpython.exc.GitCommandNotFound as err:
-            raise _Failed(127, f"cannot run git: {err}") from None
-        except gitpython.exc.GitCommandError as err:
-            raise _Failed(int(err.status) if isinstance(err.status, int) else 1, raw_stderr(err),
-                          raw_stderr(err, "stdout")) from None
-        except OSError as err:  # the directory vanished
+            except gitpython.exc.GitCommandNotFound as err:
+                raise _Failed(127, f"cannot run git: {err}") from None
+            except OSError as err:  # the directory vanished
+                raise _Failed(127, f"cannot run git: {err.strerror or err}") from None
+        # One process whose output is read whole: what GitPython's ``execute`` does (git's messages in English,
+        # standard input closed, one trailing newline dropped), without importing GitPython for it. A command
+        # that only runs git this way (a bump in a checkout) never pays for GitPython's import.
+        import subprocess
+
+        try:
+            done = subprocess.run(["git", *args], cwd=self.root, stdin=subprocess.DEVNULL, capture_output=True,
+                                  env={**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **merged})
+        except OSError as err:  # no git, or the directory vanished
             raise _Failed(127, f"cannot run git: {err.strerror or err}") from None
-        return str(out)
+        out = done.stdout.decode("utf-8", "surrogateescape").removesuffix("\n")
+        if done.returncode != 0:
+            raise _Failed(done.returncode, done.stderr.decode("utf-8", "surrogateescape").removesuffix("\n"), out)
+        return out
 
     def _with_progress(self, args: Sequence[str], env: Mapping[str, str]) -> str:
         from git.cmd import handle_process_output
@@ -251,15 +262,11 @@ class Git:
     # --- queries ---------------------------------------------------------------------------------------------
 
     def head(self) -> str | None:
-        """The commit HEAD is at (None in a repository without commits), read from the refs by GitPython
-        without starting a process."""
-        gitpython = _gitpython()
-        try:
-            repo = gitpython.Repo(str(self.root))
-            sha = gitpython.refs.symbolic.SymbolicReference.dereference_recursive(repo, "HEAD")
-        except (ValueError, OSError, gitpython.exc.GitError):  # an unborn branch, or refs it cannot read
-            return self.rev_parse("HEAD")
-        return str(sha) if sha else None
+        """The commit HEAD is at (None in a repository without commits), read from the refs without starting
+        a process where the files say (:func:`gitops_tools.git.refs.head_commit`), else by ``git rev-parse``."""
+        from gitops_tools.git.refs import head_commit
+
+        return head_commit(self.root) or self.rev_parse("HEAD")
 
     def rev_parse(self, rev: str) -> str | None:
         """The commit ``rev`` names, or None when it names none."""
