@@ -329,8 +329,8 @@ class Git:
 
     def iter_log(self, *revs: str, paths: Sequence[str] = (), since: str | None = None,
                  max_count: int | None = None, files: bool = True) -> Iterator[CommitRecord]:
-        """:meth:`log`, record by record as git writes them (GitPython's ``as_process``): ten thousand commits
-        are parsed and read while git is still walking the history, not after it."""
+        """:meth:`log`, record by record as git writes them: ten thousand commits are parsed and read while git is
+        still walking the history, not after it."""
         args = ["-c", "core.quotePath=false", "log", f"--format={LOG_FORMAT}"]
         if files:  # a rename is its two paths: both count as touched, and git need not look for renames
             args += ["--name-only", "--no-renames"]
@@ -344,13 +344,25 @@ class Git:
         if self.verbose:
             self.echo("$ " + self._shown(args))
         import codecs
+        import subprocess
 
-        gitpython = _gitpython()
-        proc = self._git.execute(["git", *args], env=self.env, as_process=True)
+        def failed(status: int, stderr: str) -> GitopsError:
+            words = mask(stderr, self.secrets) or "no message"
+            return GitopsError(f"`{self._shown(args)}` failed (exit {status}): {words}",
+                               fix="see git's message above; run with -v to see every git command")
+
+        try:
+            proc = subprocess.Popen(["git", *args], cwd=self.root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env={**os.environ, "LANGUAGE": "C", "LC_ALL": "C",
+                                                                 **self.env})
+        except OSError as err:  # no git, or the directory vanished
+            raise failed(127, f"cannot run git: {err.strerror or err}") from None
+        assert proc.stdout is not None and proc.stderr is not None
+        stdout: Any = proc.stdout  # a BufferedReader: read1 returns what git wrote so far
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         pending = ""
         try:
-            while chunk := proc.stdout.read1(1 << 16):
+            while chunk := stdout.read1(1 << 16):
                 pending += decoder.decode(chunk)
                 *done, pending = pending.split(RECORD)
                 for text in done:
@@ -358,16 +370,18 @@ class Git:
                     if parsed is not None:
                         yield parsed
             pending += decoder.decode(b"", final=True)
+            stderr = proc.stderr.read().decode("utf-8", "replace").strip()
+            if proc.wait() != 0:
+                raise failed(proc.returncode, stderr)
             parsed = record(pending)
             if parsed is not None:
                 yield parsed
-            proc.wait()
-        except gitpython.exc.GitCommandError as err:
-            stderr = mask(raw_stderr(err).strip(), self.secrets)
-            raise GitopsError(f"`{self._shown(args)}` failed (exit {err.status}): {stderr or 'no message'}",
-                              fix="see git's message above; run with -v to see every git command") from None
-        finally:
+        finally:  # also when the reader stops early: git need not walk the rest
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
             proc.stdout.close()
+            proc.stderr.close()
 
     def show(self, rev: str, path: str) -> str | None:
         """The text of ``path`` at ``rev`` (None when it is not there), from one persistent ``cat-file --batch``
