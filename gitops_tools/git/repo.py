@@ -7,16 +7,16 @@ prompt; the token of this run, if any, as an ``http.extraHeader`` in the environ
 failure becomes our error with git's own words (its exit status and stderr, classified once in
 :mod:`gitops_tools.git.refusals`).
 
-A command whose output is read whole runs as one process (``subprocess``, as GitPython's ``execute`` would run
-it). GitPython is imported where it gives more than that, by the first such use, never at ``import
-gitops_tools``:
+A command runs as one plain process (``subprocess``, as GitPython's ``execute`` would run it), read whole or,
+for a long ``git log`` (:meth:`Git.iter_log`), record by record as git writes it. GitPython is imported where
+it gives more than that, by the first such use, never at ``import gitops_tools``:
 
 - a persistent ``git cat-file --batch`` process (:meth:`Git.show`): reading many files at many revisions
   (rollback, a status at a revision) costs one process, not one per file;
-- a process read as it runs (:meth:`Git.iter_log` over a long history);
 - ``RemoteProgress`` for a progress line on clones and fetches at a terminal or at ``-v``.
 
-A bump in a checkout (``git status``, ``git commit``) never imports it: about 28 ms of a 150 ms run.
+A bump in a checkout (``git status``, ``git commit``) and the release scan never import it: about 28 ms of a
+150 ms bump.
 """
 
 from __future__ import annotations
