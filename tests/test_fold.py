@@ -90,6 +90,14 @@ def pending_refs(remote: Path) -> list[str]:
     return git(remote, "for-each-ref", "--format=%(refname)", "refs/gitops-tools/").split()
 
 
+def wait_for_pending(remote: Path, job: subprocess.Popen[str], count: int = 1) -> None:
+    """Until the remote holds ``count`` pending refs; ``job`` (the one expected to publish) must not end first."""
+    deadline = time.monotonic() + 60
+    while len(pending_refs(remote)) < count:
+        assert time.monotonic() < deadline and job.poll() is None
+        time.sleep(0.02)
+
+
 def change_trailers(remote: Path) -> list[str]:
     return [line for line in git(remote, "log", "--format=%B", "main").splitlines()
             if line.startswith("Gitops-Change: dev ")]
@@ -163,10 +171,7 @@ def test_the_same_image_from_two_jobs_the_newer_wins_the_older_is_skipped(tmp_pa
     work = tmp_path / "job"
     work.mkdir()
     newer = start(work, f"file://{remote}", "--batch-window", "3s", "dev", "aegis/s0=*:1.5.0")
-    deadline = time.monotonic() + 60
-    while not pending_refs(remote):  # the newer tag is published first ...
-        assert time.monotonic() < deadline and newer.poll() is None
-        time.sleep(0.02)
+    wait_for_pending(remote, newer)  # the newer tag is published first ...
     older = start(work, f"file://{remote}", "--batch-window", "0s", "dev", "aegis/s0=*:1.4.9")  # ... the older after
     (c1, d1, e1), (c2, d2, e2) = finish([newer, older])
     assert (c1, c2) == (0, 0), e1 + e2
@@ -265,10 +270,7 @@ def test_an_interrupted_waiting_job_withdraws_its_change(tmp_path: Path) -> None
     work = tmp_path / "job"
     work.mkdir()
     p = start(work, f"file://{remote}", "--batch-window", "30s", "dev", "aegis/s0=*:1.0.1")
-    deadline = time.monotonic() + 60
-    while not pending_refs(remote):
-        assert time.monotonic() < deadline and p.poll() is None
-        time.sleep(0.02)
+    wait_for_pending(remote, p)
     p.send_signal(signal.SIGTERM)
     p.communicate(timeout=60)
     assert p.returncode == 143
@@ -305,14 +307,9 @@ def test_a_fold_that_changes_nothing_makes_no_commit_and_every_job_says_so(tmp_p
     work = tmp_path / "job"
     work.mkdir()
     first = start(work, f"file://{remote}", "--batch-window", "4s", "dev", "aegis/s0=*:1.0.1")
-    deadline = time.monotonic() + 60
-    while not pending_refs(remote):
-        assert time.monotonic() < deadline and first.poll() is None
-        time.sleep(0.02)
+    wait_for_pending(remote, first)
     second = start(work, f"file://{remote}", "dev", "aegis/s0=*:1.0.1")
-    while len(pending_refs(remote)) < 2:
-        assert time.monotonic() < deadline and second.poll() is None
-        time.sleep(0.02)
+    wait_for_pending(remote, second, 2)
     # meanwhile someone lands the same value with the retry loop
     direct = run(work, "image", "set", "--no-fold", "--repo-url", f"file://{remote}", "dev", "aegis/s0=*:1.0.1")
     assert direct.returncode == 0, direct.stderr

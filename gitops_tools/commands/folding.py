@@ -165,7 +165,7 @@ class _Job:
         poll = POLL_FIRST
         oldest_seen: tuple[str, float] | None = None
         republished = 0
-        looked_at_rank: int | None = None
+        first_look = True
         while True:
             pending = self._remote_pending()
             if pending is None:  # the server did not answer this time: its ref is out there, keep looking
@@ -214,9 +214,9 @@ class _Job:
                 if outcome is not None:
                     return outcome
                 poll = POLL_FIRST
-            elif looked_at_rank is None:  # the first look: wait about as long as the fold ahead may take
+            elif first_look:  # wait about as long as the fold ahead may take
                 poll = min(POLL_MAX * 2, max(POLL_FIRST, self._ahead(ids)))
-            looked_at_rank = rank
+            first_look = False
             if now - start > s.deadline:
                 raise TemporaryError(f"the pending change {self.id} was not folded in {s.deadline:.0f}s",
                                      fix="retry later (exit 75); the pending ref stays and a later job folds it")

@@ -73,7 +73,8 @@ def eligible(url: str, config: Iterable[tuple[str, str]], own_header: str | None
              environ: Mapping[str, str]) -> bool:
     """Whether one plain request asks what ``git ls-remote`` would: ``config`` is git's ``(key, value)`` pairs
     for ``http.*`` and ``url.*`` (keys in lower case), ``own_header`` the ``http.extraHeader`` this run gives git."""
-    if urlsplit(url).scheme not in ("http", "https") or "@" in urlsplit(url).netloc:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or "@" in parts.netloc:
         return False
     if any(environ.get(name) for name in _GIT_ONLY_ENV):
         return False
