@@ -97,6 +97,20 @@ def _temporary_base(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["PYTEST_TMP_BASE"] = str(tmp_path_factory.getbasetemp().resolve())
 
 
+def stalling_hook(path: Path, started: Path, seconds: int, release: Path | None = None) -> None:
+    """A git hook at ``path`` that creates ``started``, then waits ``seconds`` (or until ``release`` exists): a
+    Python script, so that Ctrl-C or SIGTERM ends it wherever it is (a shell between two commands only notes the
+    signal, and the next command would go on holding the test's pipes)."""
+    import sys
+
+    released = f" and not pathlib.Path({str(release)!r}).exists()" if release is not None else ""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!{sys.executable}\nimport pathlib, time\npathlib.Path({str(started)!r}).touch()\n"
+                    f"end = time.monotonic() + {seconds}\nwhile time.monotonic() < end{released}:\n"
+                    "    time.sleep(0.05)\n")
+    path.chmod(0o755)
+
+
 def make_checkout(path: Path, files: dict[str, str | bytes]) -> Path:
     """A git repository at ``path`` holding ``files``, committed on branch main."""
     path.mkdir(parents=True, exist_ok=True)

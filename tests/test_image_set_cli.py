@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, git, make_checkout, tree_bytes
+from tests.conftest import ROOT, git, make_checkout, stalling_hook, tree_bytes
 from tests.conftest import run_cli as run
 
 CONFIG = """\
@@ -421,10 +421,8 @@ def test_rejected_commit_restores_the_files(repo: Path) -> None:
 
 def test_interrupted_run_exits_130_and_leaves_the_checkout_clean(repo: Path) -> None:
     hook = repo / ".git/hooks/pre-commit"
-    hook.parent.mkdir(exist_ok=True)
     marker = repo.parent / "hook-started"
-    hook.write_text(f"#!/bin/sh\ntouch {marker}\nsleep 30\n")
-    hook.chmod(0o755)
+    stalling_hook(hook, marker, 30)
     before = tree_bytes(repo)
     proc = subprocess.Popen([sys.executable, "-m", "gitops_tools", "image", "set", "dev", "aegis/api=*:1.4.2"],
                             cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, run_cli
+from tests.conftest import git, run_cli, stalling_hook
 from tests.services import branches, gitops_checkout, pushes, service_remote
 
 BRANCH = "gitops-tools/propagate/shared-library-1.3.0"
@@ -306,40 +306,46 @@ def test_a_second_run_finds_the_branch_as_it_would_make_it(platform: dict[str, P
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_sigterm_stops_every_service_that_has_not_pushed_and_leaves_no_clone(tmp_path: Path, jobs: str) -> None:
-    """A cancelled CI job: the service whose push hangs in the server's hook is interrupted, the services not yet
-    pushed are not pushed at all, every clone is removed, and the exit is 143."""
+    """A cancelled CI job: the service whose push hangs in the server's hook is interrupted at once (with workers
+    too: the cancelled run does not wait for the hook), the services not yet pushed are not pushed at all, every
+    clone is removed, and the exit is 143."""
     import signal
     import subprocess
     import sys
     import time
 
-    slow = service_remote(tmp_path, "slow", {"requirements.txt": "shared-library==1.2.3\n"})
-    started = tmp_path / "hook-started"
-    hook = slow / "hooks" / "pre-receive"
-    hook.write_text(f"#!/bin/sh\ntouch {started}\nsleep 20\n")
-    others = {f"other{i}": service_remote(tmp_path, f"other{i}", {"requirements.txt": "shared-library==1.2.3\n"})
-              for i in range(3)}
-    gitops = gitops_checkout(tmp_path / "gitops", {"slow": slow, **others})
+    from tests.githttp import GitHTTPServer
+
+    projects = tmp_path / "projects"
+    slow = service_remote(projects, "slow", {"requirements.txt": "shared-library==1.2.3\n"})
+    started, release = tmp_path / "hook-started", tmp_path / "hook-released"
+    stalling_hook(slow / "hooks" / "pre-receive", started, 120, release)  # longer than the test waits below
+    others = [service_remote(projects, f"other{i}", {"requirements.txt": "shared-library==1.2.3\n"})
+              for i in range(3)]
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "gitops_tools", "propagate", "shared-library", "1.3.0",
-                             "--jobs", jobs], cwd=gitops, env={**os.environ, "TMPDIR": str(scratch)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        assert started.exists(), proc.communicate(timeout=30)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    with GitHTTPServer(projects, {"oauth2": "glpat-propagate-0123"}) as server:
+        gitops = gitops_checkout(tmp_path / "gitops", {r.stem: server.url(r.name) for r in [slow, *others]})
+        proc = subprocess.Popen([sys.executable, "-m", "gitops_tools", "propagate", "shared-library", "1.3.0",
+                                 "--jobs", jobs], cwd=gitops,
+                                env={**os.environ, "TMPDIR": str(scratch), "GITOPS_TOKEN": "glpat-propagate-0123"},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.05)
+            assert started.exists(), proc.communicate(timeout=30)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)  # the hook holds the push for 120 s
+        finally:
+            release.touch()
+            if proc.poll() is None:
+                proc.kill()
     assert proc.returncode == 143, out + err
     assert "terminated (SIGTERM)" in err
     assert [p.name for p in scratch.iterdir() if p.name.startswith("gitops-tools-propagate-")] == []
     if jobs == "1":  # one after the other: none of the others was even cloned
-        for remote in others.values():
+        for remote in others:
             assert list(branches(remote)) == ["main"]
 
 

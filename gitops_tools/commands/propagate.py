@@ -222,8 +222,11 @@ def _run_all(job: _Job, services: Sequence[Service], jobs: int) -> list[ServiceO
     try:
         futures = [pool.submit(_one, job, s) for s in services]
         return [f.result() for f in futures]
-    except BaseException:  # Ctrl-C, SIGTERM (in this thread): the others stop before their next commit or push
-        job.stop.set()
+    except BaseException:  # Ctrl-C, SIGTERM (in this thread): the others stop before their next commit or push,
+        job.stop.set()  # and what git runs for them now is stopped, not waited for
+        from gitops_tools.git.repo import stop_running
+
+        stop_running()
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -64,6 +64,46 @@ class _Failed(Exception):
         self.stdout = stdout
 
 
+# The git processes this process is running now, from any thread (adding to and discarding from a set are atomic
+# in CPython): a cancelled run stops those its worker threads have under way (:func:`stop_running`).
+_RUNNING: set[Any] = set()
+
+
+_STOPPED: set[Any] = set()  # those of them that stop_running asked to stop
+
+
+def stop_running() -> None:
+    """Ask every git process this process is running now to stop (SIGTERM).
+
+    Ctrl-C and SIGTERM reach the main thread only: a run that does its work in threads (``propagate --jobs``)
+    calls this so that a push held up by a slow server ends now, as it would in a run without threads, instead of
+    the cancelled run waiting for it. The thread that ran the command sees it fail.
+    """
+    for proc in list(_RUNNING):
+        _STOPPED.add(proc)
+        with contextlib.suppress(OSError):
+            proc.terminate()
+
+
+def _output(proc: Any) -> tuple[bytes, bytes]:
+    """What git wrote on stdout and stderr, read to the end.
+
+    In a worker thread, a process that :func:`stop_running` stopped is not waited for beyond its own end: what
+    it started and leaves behind (``git-remote-https`` waiting for a server's hook) may hold the pipes for long.
+    """
+    import subprocess
+    import threading
+
+    if threading.current_thread() is threading.main_thread():  # Ctrl-C and SIGTERM interrupt the read here
+        return proc.communicate()  # type: ignore[no-any-return]
+    while True:
+        try:
+            return proc.communicate(timeout=0.2)  # type: ignore[no-any-return]
+        except subprocess.TimeoutExpired as exc:
+            if proc in _STOPPED and proc.poll() is not None:
+                return exc.output or b"", exc.stderr or b""
+
+
 def _gitpython() -> Any:
     import git  # GitPython: about 50 ms, paid only by runs that use git
 
@@ -153,13 +193,25 @@ class Git:
         import subprocess
 
         try:
-            done = subprocess.run(["git", *args], cwd=self.root, stdin=subprocess.DEVNULL, capture_output=True,
-                                  env={**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **merged})
+            proc = subprocess.Popen(["git", *args], cwd=self.root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env={**os.environ, "LANGUAGE": "C", "LC_ALL": "C",
+                                                                 **merged})
         except OSError as err:  # no git, or the directory vanished
             raise _Failed(127, f"cannot run git: {err.strerror or err}") from None
-        out = done.stdout.decode("utf-8", "surrogateescape").removesuffix("\n")
-        if done.returncode != 0:
-            raise _Failed(done.returncode, done.stderr.decode("utf-8", "surrogateescape").removesuffix("\n"), out)
+        _RUNNING.add(proc)
+        try:
+            with proc:
+                try:
+                    stdout, stderr = _output(proc)
+                except BaseException:  # Ctrl-C or SIGTERM in this thread: as subprocess.run, git does not outlive it
+                    proc.kill()
+                    raise
+        finally:
+            _RUNNING.discard(proc)
+            _STOPPED.discard(proc)
+        out = stdout.decode("utf-8", "surrogateescape").removesuffix("\n")
+        if proc.returncode != 0:
+            raise _Failed(proc.returncode, stderr.decode("utf-8", "surrogateescape").removesuffix("\n"), out)
         return out
 
     def _with_progress(self, args: Sequence[str], env: Mapping[str, str]) -> str:
