@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping as MappingABC
+from collections.abc import Callable, Iterator, Mapping as MappingABC
 from pathlib import Path
 
 from gitops_tools.errors import GitopsError, YamlError
@@ -168,26 +168,28 @@ def scratch_directory(prefix: str) -> Iterator[Path]:
     import shutil
     import tempfile
 
-    from filelock import FileLock
+    from gitops_tools.locks import acquire
 
     base = Path(tempfile.gettempdir())
     remove_stale(base, prefix)
     # Made under another name, locked, then renamed: a directory is never seen under ``prefix`` without its
     # owner's lock (another run's clean-up would take the lock first and remove it under us).
     setup = Path(tempfile.mkdtemp(prefix=f".setup-{prefix}", dir=base))
-    owner = FileLock(str(setup / _OWNER))
+    release: Callable[[], None] | None = None
     try:
-        owner.acquire()
+        release = acquire(str(setup / _OWNER), -1)  # a new directory: nobody else holds it
+        assert release is not None  # without a timeout, acquire waits
         tmp = base / (prefix + setup.name[len(f".setup-{prefix}"):])
         os.rename(setup, tmp)
     except BaseException:
-        owner.release()
+        if release is not None:
+            release()
         shutil.rmtree(setup, ignore_errors=True)
         raise
     try:
         yield tmp
     finally:
-        owner.release()
+        release()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -196,7 +198,7 @@ def remove_stale(base: Path, prefix: str) -> list[str]:
     import shutil
     import time
 
-    from filelock import FileLock, Timeout
+    from gitops_tools.locks import acquire
 
     removed: list[str] = []
     try:
@@ -222,14 +224,15 @@ def remove_stale(base: Path, prefix: str) -> list[str]:
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry.name)
             continue
-        lock = FileLock(str(owner))
         try:
-            lock.acquire(timeout=0)
-        except (Timeout, OSError):
+            release = acquire(str(owner), 0)
+        except OSError:
+            release = None
+        if release is None:
             continue  # its run is alive
         try:
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry.name)
         finally:
-            lock.release()
+            release()
     return removed

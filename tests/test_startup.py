@@ -72,9 +72,10 @@ def test_validate_does_not_load_gitpython() -> None:
     assert "gitops_tools.commands.validate" in loaded and "git" not in loaded
 
 
-def test_a_bump_in_a_checkout_commits_without_loading_gitpython(tmp_path: Path) -> None:
+def test_a_bump_in_a_checkout_commits_without_loading_gitpython_or_filelock(tmp_path: Path) -> None:
     """`git status` and `git commit` run as plain processes and HEAD is read from the refs: GitPython's import
-    (about a fifth of the run) is not paid."""
+    (about a fifth of the run) is not paid; the tree's lock, held by nobody else, is one flock call (filelock is
+    for waiting)."""
     from tests.conftest import git, make_checkout
 
     root = make_checkout(tmp_path / "repo", {
@@ -82,6 +83,7 @@ def test_a_bump_in_a_checkout_commits_without_loading_gitpython(tmp_path: Path) 
         "environments/dev/kustomization.yaml": "images:\n  - name: a/b\n    newTag: v1\n",
     })
     loaded = imported_modules("image", "set", "dev", "a/b=*:v2", cwd=root)
-    assert "gitops_tools.git.repo" in loaded and "git" not in loaded
+    assert "gitops_tools.git.repo" in loaded and "gitops_tools.locks" in loaded
+    assert sorted({"git", "filelock"} & loaded) == []
     assert git(root, "log", "-1", "--format=%s").strip().startswith("chore(dev)")
     assert git(root, "status", "--porcelain").strip() == ""

@@ -21,7 +21,7 @@ from gitops_tools.git.refs import git_dir
 @contextlib.contextmanager
 def locked(checkout: Path | None, directory: Path, timeout: float) -> Iterator[None]:
     """Hold the lock of ``checkout`` (a git working tree), else of ``directory``, for the block."""
-    from filelock import FileLock, Timeout
+    from gitops_tools.locks import acquire
 
     if checkout is not None:
         path = git_dir(checkout) / "gitops-tools.lock"
@@ -36,19 +36,18 @@ def locked(checkout: Path | None, directory: Path, timeout: float) -> Iterator[N
     if path.is_symlink():
         raise GitopsError(f"{shown} is a symbolic link; gitops-tools does not follow one to lock",
                           fix=f"remove it (rm {path}): gitops-tools creates the lock file itself")
-    lock = FileLock(str(path))
     try:
-        lock.acquire(timeout=timeout)
-    except Timeout:
-        raise TemporaryError(f"another gitops-tools holds the lock of {of} for more than {timeout:.0f}s",
-                             fix="retry later") from None
+        release = acquire(str(path), timeout)
     except OSError as err:
         raise GitopsError(f"cannot take the lock {shown}: {err.strerror or err}",
                           fix="check that the directory is writable") from None
+    if release is None:
+        raise TemporaryError(f"another gitops-tools holds the lock of {of} for more than {timeout:.0f}s",
+                             fix="retry later")
     try:
         yield
     finally:
-        lock.release()
+        release()
 
 
 def _plain_lock(directory: Path) -> Path | None:
