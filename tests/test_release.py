@@ -434,6 +434,16 @@ REFUSALS = [
     ("version file missing",
      {k: v for k, v in LIBRARY.items() if k != "src/lib/__init__.py"}, "v1.2.3",
      "error: src/lib/__init__.py: no such file"),
+    ("named variable disagrees",
+     {**LIBRARY, "pyproject.toml": PYPROJECT.replace('"src/lib/__init__.py"]', '"src/lib/__init__.py", '
+                                                     '"ci/jobs.yml:LIB_VERSION"]'),
+      "ci/jobs.yml": 'variables:\n  LIB_VERSION: "1.2.2"\n'}, "v1.2.3",
+     "error: ci/jobs.yml: expected one LIB_VERSION = \"1.2.3\" line, found ['1.2.2']"),
+    ("named variable not a name",
+     {**LIBRARY, "pyproject.toml": PYPROJECT.replace('"src/lib/__init__.py"]', '"src/lib/__init__.py", '
+                                                     '"ci/jobs.yml:"]')}, "v1.2.3",
+     "error: pyproject.toml: tool.gitops-tools.release.version_files: version_files entry 'ci/jobs.yml:' is not "
+     "FILE or FILE:NAME"),
     ("pyproject disagrees with the last tag", LIBRARY, "v1.2.2",
      "error: pyproject.toml: project.version: version 1.2.3 disagrees with the last tag v1.2.2"),
     ("not TOML", {**LIBRARY, "pyproject.toml": "[project\n"}, "v1.2.3", "error: pyproject.toml: cannot parse TOML"),
@@ -453,6 +463,23 @@ def test_refused_before_anything_is_written(tmp_path: Path, files: dict[str, str
     assert r.stderr.splitlines()[1].startswith("hint: ")
     assert r.stdout == ""
     assert state(work, remote) == before
+
+
+JOBS = ('# the jobs of the library\nvariables:\n  LIB_VERSION: "1.2.3"   # kept by release\n'
+        '  LIB_VERSION_NOTE: "1.2.3"\n  OTHER: \'1.2.3\'\n')
+
+
+def test_a_version_file_entry_may_name_the_variable_that_holds_the_version(tmp_path: Path) -> None:
+    """``FILE:NAME``: ``NAME = "X"`` or, as in a CI file, ``NAME: "X"``; only that line changes, quotes kept."""
+    pyproject = PYPROJECT.replace('"src/lib/__init__.py"]', '"src/lib/__init__.py", "ci/jobs.yml:LIB_VERSION"]')
+    remote, work, _ = library(tmp_path, {**LIBRARY, "pyproject.toml": pyproject, "ci/jobs.yml": JOBS},
+                              messages=("fix: a",))
+    r = run(work, "release")
+    assert r.returncode == 0, r.stderr
+    assert (work / "ci/jobs.yml").read_text() == JOBS.replace('LIB_VERSION: "1.2.3"', 'LIB_VERSION: "1.2.4"')
+    assert (work / "src/lib/__init__.py").read_text() == INIT.replace('"1.2.3"', '"1.2.4"', 1)
+    assert "ci/jobs.yml" in git(work, "show", "--name-only", "--format=", "HEAD").split()
+    assert git(remote, "show", "main:ci/jobs.yml") == (work / "ci/jobs.yml").read_text()
 
 
 def test_refusal_in_a_monorepo_names_the_library_file_and_json_error(tmp_path: Path) -> None:

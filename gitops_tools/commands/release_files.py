@@ -23,6 +23,7 @@ from gitops_tools.release.config import (
     check_version_file,
     load_config,
     pyproject_with_version,
+    version_file,
     with_version,
 )
 
@@ -35,7 +36,7 @@ class Inputs(NamedTuple):
     pyproject: str  # as messages show it: PATH/pyproject.toml
     pyproject_path: str  # the file it resolves to, relative to the repository root
     pyproject_text: str
-    version_texts: tuple[tuple[str, str], ...]  # (path, text) of each version file
+    version_texts: tuple[tuple[str, str, str], ...]  # (path, text, variable) of each version file
     changelog: str  # path relative to the repository root
 
     @property
@@ -44,11 +45,11 @@ class Inputs(NamedTuple):
 
     @property
     def files(self) -> tuple[str, ...]:
-        return (self.pyproject_path, *(name for name, _ in self.version_texts), self.changelog)
+        return (self.pyproject_path, *(name for name, _, _ in self.version_texts), self.changelog)
 
     def check_version_files(self) -> None:
-        for name, text in self.version_texts:
-            check_version_file(text, name, self.current)
+        for name, text, variable in self.version_texts:
+            check_version_file(text, name, self.current, variable)
 
 
 def read_inputs(root: Path, rel: str, tag_prefix: str | None) -> Inputs:
@@ -58,9 +59,10 @@ def read_inputs(root: Path, rel: str, tag_prefix: str | None) -> Inputs:
     text = read_text(root / pyproject_path, pyproject)
     config, current = load_config(text, pyproject, tag_prefix)
     # every file release writes, checked before anything is read for writing or written
-    version_paths = [_inside(root, where, f, pyproject, "version_files") for f in config.version_files]
+    entries = [version_file(f) for f in config.version_files]
+    version_paths = [(_inside(root, where, f, pyproject, "version_files"), v) for f, v in entries]
     changelog = _inside(root, where, config.changelog, pyproject, "changelog")
-    versions = tuple((name, read_text(root / name, name)) for name in version_paths)
+    versions = tuple((name, read_text(root / name, name), v) for name, v in version_paths)
     return Inputs(config, current, pyproject, pyproject_path, text, versions, changelog)
 
 
@@ -69,8 +71,8 @@ def write_release(root: Path, inputs: Inputs, version: str, section: str) -> Ite
     """Write the release's files (all or none); if the block fails, put the old bytes back (and remove a
     CHANGELOG this made). Yields the paths written, relative to the repository root."""
     texts = {inputs.pyproject_path: pyproject_with_version(inputs.pyproject_text, version)}
-    for name, text in inputs.version_texts:
-        texts[name] = with_version(text, version)
+    for name, text, variable in inputs.version_texts:
+        texts[name] = with_version(text, version, variable)
     changelog = root / inputs.changelog
     existing = read_text(changelog, inputs.changelog) if changelog.is_file() else None
     texts[inputs.changelog] = prepend(existing, section)

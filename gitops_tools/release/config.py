@@ -5,7 +5,8 @@ Configuration::
     [tool.gitops-tools.release]
     name = "shared-library"                 # default: [project] name
     tag_prefix = "shared-library-v"         # default: "v" (or --tag-prefix)
-    version_files = ["src/shared/__init__.py"]   # files holding __version__ = "X.Y.Z"
+    version_files = ["src/shared/__init__.py"]   # files holding __version__ = "X.Y.Z"; "FILE:NAME" for
+                                            # another name (NAME = "X.Y.Z" or NAME: "X.Y.Z", as in YAML)
     changelog = "CHANGELOG.md"
     commit_url = "https://gitlab.com/aegis/shared-library/-/commit/{sha}"
     major_on_zero = false                   # true: a breaking change in 0.y.z bumps to 1.0.0
@@ -24,7 +25,8 @@ from gitops_tools.errors import GitopsError
 from gitops_tools.release.conventional import DEFAULT_TYPES, LEVELS
 
 SETTING = "tool.gitops-tools.release"
-VERSION_LINE = re.compile(r"""^(__version__\s*(?::\s*str\s*)?=\s*)(["'])([^"']*)\2""", re.MULTILINE)
+DEFAULT_VARIABLE = "__version__"
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # SemVer 2.0.0 pre-release: dot-separated identifiers, each ASCII letters, digits and hyphens, numbers without a
 # leading zero; the token of --prerelease is such a sequence (X.Y.Z-TOKEN.N must be a version and a tag name)
 _IDENTIFIER = re.compile(r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)")
@@ -72,6 +74,13 @@ def load_config(pyproject_text: str, file: str, tag_prefix: str | None) -> tuple
     if not isinstance(version_files, list) or not all(isinstance(f, str) for f in version_files):
         raise GitopsError(f"version_files is {version_files!r}, not a list of paths", file=file,
                           key=f"{SETTING}.version_files", fix='write a list, e.g. ["src/lib/__init__.py"]')
+    for entry in version_files:
+        path, variable = version_file(entry)
+        if not path or not _VARIABLE.fullmatch(variable):
+            raise GitopsError(f"version_files entry {entry!r} is not FILE or FILE:NAME", file=file,
+                              key=f"{SETTING}.version_files",
+                              fix='name a file ("src/lib/__init__.py") or a file and the variable holding the '
+                                  'version in it ("ci/jobs.yml:TOOL_VERSION")')
     changelog = table.get("changelog", "CHANGELOG.md")
     if not isinstance(changelog, str):
         raise GitopsError(f"changelog is {changelog!r}, not a path", file=file, key=f"{SETTING}.changelog",
@@ -106,17 +115,30 @@ def check_prerelease(token: str | None) -> None:
                           fix="use a token such as rc, beta or alpha (the release is X.Y.Z-TOKEN.N); nothing was run")
 
 
-def check_version_file(text: str, file: str, current: str) -> None:
-    """A version file holds exactly one ``__version__ = "CURRENT"`` line."""
-    found = [m.group(3) for m in VERSION_LINE.finditer(text)]
+def version_file(entry: str) -> tuple[str, str]:
+    """The path and the variable of a ``version_files`` entry: ``FILE`` (``__version__``) or ``FILE:NAME``."""
+    path, colon, variable = entry.rpartition(":")
+    return (path, variable) if colon else (entry, DEFAULT_VARIABLE)
+
+
+def _version_line(variable: str) -> re.Pattern[str]:
+    """``NAME = "X"``, ``NAME: str = "X"`` (Python) or ``NAME: "X"`` (YAML), at the start of a line (indented in
+    YAML); the version quoted."""
+    return re.compile(rf"""^([ \t]*{re.escape(variable)}\s*(?::\s*str\s*=|=|:)\s*)(["'])([^"'\n]*)\2""",
+                      re.MULTILINE)
+
+
+def check_version_file(text: str, file: str, current: str, variable: str = DEFAULT_VARIABLE) -> None:
+    """A version file holds exactly one ``VARIABLE = "CURRENT"`` line."""
+    found = [m.group(3) for m in _version_line(variable).finditer(text)]
     if found != [current]:
-        raise GitopsError(f"expected one __version__ = \"{current}\" line, found {found or 'none'}", file=file,
+        raise GitopsError(f"expected one {variable} = \"{current}\" line, found {found or 'none'}", file=file,
                           fix="make the version files agree with pyproject.toml before releasing; nothing was written")
 
 
-def with_version(text: str, version: str) -> str:
-    """A version file's text with its ``__version__`` set to ``version`` (quotes and layout kept)."""
-    return VERSION_LINE.sub(lambda m: f"{m.group(1)}{m.group(2)}{version}{m.group(2)}", text)
+def with_version(text: str, version: str, variable: str = DEFAULT_VARIABLE) -> str:
+    """A version file's text with its ``VARIABLE`` set to ``version`` (quotes and layout kept)."""
+    return _version_line(variable).sub(lambda m: f"{m.group(1)}{m.group(2)}{version}{m.group(2)}", text)
 
 
 def pyproject_with_version(text: str, version: str) -> str:
