@@ -29,22 +29,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_index(root: Path, authenticate: str = "update,download,list") -> Iterator[Index]:
-    """pypiserver on a free loopback port, ``authenticate`` the actions that need USER:PASSWORD (no fallback to
-    PyPI: a project it does not have is a 404). Stopped when the generator is closed."""
+def start_index(root: Path, authenticate: str = "update,download,list", user: str = USER,
+                password: str = PASSWORD) -> Iterator[Index]:
+    """pypiserver on a free loopback port, ``authenticate`` the actions that need ``user:password`` (no fallback
+    to PyPI: a project it does not have is a 404), every request in ``server.log``. Stopped when the generator is
+    closed."""
     from passlib.apache import HtpasswdFile
 
     root.mkdir(parents=True, exist_ok=True)
     packages = root / "packages"
     packages.mkdir()
     htpasswd = HtpasswdFile(str(root / "htpasswd"), new=True)
-    htpasswd.set_password(USER, PASSWORD)
+    htpasswd.set_password(user, password)
     htpasswd.save()
     log = (root / "server.log").open("wb")
     for _ in range(3):  # a port taken between choosing and binding: another one
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "pypiserver", "run", "-i", "127.0.0.1", "-p", str(port), "-P",
+            [sys.executable, "-m", "pypiserver", "run", "-v", "-i", "127.0.0.1", "-p", str(port), "-P",
              str(root / "htpasswd"), "-a", authenticate, "--disable-fallback", "--hash-algo", "sha256", str(packages)],
             stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30

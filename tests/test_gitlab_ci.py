@@ -85,7 +85,8 @@ def test_validate_job_fails_on_a_schema_error(checkout: Path) -> None:
 
 
 def test_update_image_template_bumps_an_image_in_the_remote(tmp_path: Path) -> None:
-    """A service repository includes ci/templates.gitlab-ci.yml and extends .gitops:update-image."""
+    """A service repository includes ci/templates.gitlab-ci.yml and extends .gitops:update-image; gitops-tools
+    built from GITOPS_TOOLS_SOURCE (a git URL) instead of the published wheel (tests/test_service_pipeline.py)."""
     remote = tmp_path / "gitops.git"
     source = copy_checkout(ROOT, tmp_path / "source")
     git(tmp_path, "clone", "-q", "--bare", str(source), str(remote))
@@ -108,7 +109,8 @@ def test_update_image_template_bumps_an_image_in_the_remote(tmp_path: Path) -> N
     git(service, "add", "-A")
     git(service, "commit", "-qm", "service")
     before = git(remote, "rev-parse", "main").strip()
-    r = gitlab_ci_local(service, "deploy:dev", f"GITOPS_REPO_URL=file://{remote}")
+    r = gitlab_ci_local(service, "deploy:dev", f"GITOPS_REPO_URL=file://{remote}", f"GITOPS_TOOLS_SOURCE=file://{source}",
+                        "GITOPS_TOOLS_INDEX_URL=http://127.0.0.1:9/simple/")  # no index answers there: never asked
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-3000:]
     assert "dev: aegis/api registry.gitlab.com/aegis/app/api:1.4.2 -> registry.gitlab.com/aegis/app/api:1.4.3" in out
@@ -294,9 +296,30 @@ def test_jobs_that_write_retry_exit_75_and_propagate_tolerates_exit_4() -> None:
         assert t[name]["script"][0] == ["!reference", ".gitops:tools", "script"], name
     assert t[".shared-library:build"]["artifacts"] == {"paths": ["dist/"], "expire_in": "1 week"}
     assert 'pip install --quiet "build==1.6.1"' in t[".shared-library:build"]["script"]
-    # the token never in a URL: only in the http.extraHeader of the clone's environment
-    clone = str(t[".gitops:tools"]["script"])
+    # the token of the GitOps repository never in a URL: only in the http.extraHeader of the clone's environment
+    clone = str(t[".shared-library:propagate"]["script"])
     assert "GIT_CONFIG_KEY_0=http.extraHeader" in clone and "@" not in clone
+    # the job token reaches pip only in the environment of its one command, never on a command line
+    install = "\n".join(t[".gitops:tools"]["script"])
+    assert 'PIP_INDEX_URL=$index pip install --quiet --no-deps "gitops-tools==$GITOPS_TOOLS_VERSION"' in install
+    assert "--index-url" not in install and "--extra-index-url" not in install
+    for name in (".gitops:metrics", ".shared-library:release", ".shared-library:publish"):
+        assert t[name]["script"][0] == ["!reference", ".gitops:tools", "script"], name
+        assert ".gitops:tools" in t[name]["extends"], name
+
+
+def test_the_templates_pin_the_version_this_checkout_releases() -> None:
+    """`gitops-tools release` keeps GITOPS_TOOLS_VERSION equal to the version in pyproject.toml (a version_files
+    entry FILE:NAME): the check it runs before writing passes on this checkout."""
+    from gitops_tools import __version__
+    from gitops_tools.release.config import check_version_file, load_config, version_file
+
+    config, current = load_config((ROOT / "pyproject.toml").read_text(), "pyproject.toml", None)
+    assert current == __version__
+    entries = dict(version_file(f) for f in config.version_files)
+    assert entries == {"gitops_tools/__init__.py": "__version__", "ci/templates.gitlab-ci.yml": "GITOPS_TOOLS_VERSION"}
+    for path, variable in entries.items():
+        check_version_file((ROOT / path).read_text(), path, current, variable)
 
 
 def test_the_tool_builds_and_publishes_itself_for_its_release_tags_only(tmp_path: Path) -> None:

@@ -555,7 +555,9 @@ def test_the_job_template_parses() -> None:
     assert job["variables"]["GIT_DEPTH"] == "0"
     assert {"if": '$CI_PIPELINE_SOURCE == "schedule"'} in job["rules"]
     assert job["retry"]["exit_codes"] == [75]
-    assert job["script"][-1].startswith("gitops-tools metrics $METRICS_ENVIRONMENTS")
+    assert job["script"][0] == [".gitops:tools", "script"]  # !reference: the published wheel, installed
+    assert job["script"][-1].startswith('PATH="$GITOPS_TOOLS_DIR/.venv/bin:$PATH" gitops-tools metrics '
+                                        '$METRICS_ENVIRONMENTS')
 
 
 def gitlab_ci_local(cwd: Path, job: str, *variables: str) -> subprocess.CompletedProcess[str]:

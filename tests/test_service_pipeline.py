@@ -1,18 +1,26 @@
 """The service pipeline of ci/examples/service.gitlab-ci.yml, run for real with gitlab-ci-local against a bare GitOps
 remote: build -> deploy:dev (.gitops:update-image) -> promote:staging (.gitops:promote) -> promote:prod (manual,
-a merge request branch: prod is protected)."""
+a merge request branch: prod is protected). Every job installs the published wheel of gitops-tools, the version
+the templates pin, from a package index (pypiserver on loopback, the job token as its password): no clone of the
+tool, no build."""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.conftest import ROOT, copy_checkout, git
+from tests.pyindexserver import Index, start_index
 from tests.test_gitlab_ci import gitlab_ci_local
+
+JOB_TOKEN = "job-t0ken-of-the-service"
 
 EXAMPLE = ROOT / "ci/examples/service.gitlab-ci.yml"
 ENVIRONMENTS = {
@@ -91,21 +99,53 @@ def service(tmp_path: Path) -> Path:
     return service
 
 
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel of this checkout, as the release pipeline publishes it (the version in pyproject.toml)."""
+    out = tmp_path_factory.mktemp("wheel")
+    r = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out),
+                        str(copy_checkout(ROOT, out / "source"))], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    [built] = out.glob("gitops_tools-*.whl")
+    return built
+
+
+@pytest.fixture
+def tools_index(tmp_path: Path, wheel: Path) -> Iterator[Index]:
+    """The GitOps project's package registry: it holds the published wheel, and wants the job token to serve it."""
+    for index in start_index(tmp_path / "index", authenticate="download,list,update", user="gitlab-ci-token",
+                             password=JOB_TOKEN):
+        (index.packages / wheel.name).write_bytes(wheel.read_bytes())
+        yield index
+
+
+def index_variables(index: Index) -> tuple[str, str]:
+    return f"GITOPS_TOOLS_INDEX_URL={index.simple}", f"CI_JOB_TOKEN={JOB_TOKEN}"
+
+
 def kustomization(remote: Path, ref: str, env: str) -> str:
     return git(remote, "show", f"{ref}:environments/{env}/kustomization.yaml")
 
 
 def test_the_example_pipeline_deploys_dev_promotes_staging_and_opens_a_merge_request_for_prod(
-        gitops_remote: Path, service: Path) -> None:
+        gitops_remote: Path, service: Path, tools_index: Index, wheel: Path) -> None:
+    from gitops_tools import __version__
+
     sha = git(service, "rev-parse", "--short", "HEAD").strip()
     prod_before = kustomization(gitops_remote, "main", "prod")
     staging_before = kustomization(gitops_remote, "main", "staging")
     url = f"GITOPS_REPO_URL=file://{gitops_remote}"
 
     # The pipeline, as GitLab starts it on main: every job but the manual one.
-    r = gitlab_ci_local(service, "", url)
+    r = gitlab_ci_local(service, "", url, *index_variables(tools_index))
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-5000:]
+    assert JOB_TOKEN not in out
+    # each job took the pinned version's wheel from the index, with the job token
+    assert wheel.name == f"gitops_tools-{__version__}-py3-none-any.whl"
+    served = (tools_index.packages.parent / "server.log").read_text()
+    assert served.count('"GET /simple/gitops-tools/ HTTP/1.1" 200') == 2, served[-3000:]  # once per job
+    assert f'"GET /packages/{wheel.name} HTTP/1.1" 200' in served, served[-3000:]  # then pip's cache may serve it
     assert f"built registry.gitlab.com/aegis/app/api:{sha}" in out
     assert re.search(r"^promote:prod\s+starting", out, re.M) is None  # manual: not run by the pipeline
     # dev got the tag on main, with the trailers of the pipeline
@@ -124,7 +164,7 @@ def test_the_example_pipeline_deploys_dev_promotes_staging_and_opens_a_merge_req
     main_before_prod = git(gitops_remote, "rev-parse", "main").strip()
 
     # The manual job, run by naming it: a merge request branch, never main.
-    r = gitlab_ci_local(service, "promote:prod", url)
+    r = gitlab_ci_local(service, "promote:prod", url, *index_variables(tools_index))
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-5000:]
     assert git(gitops_remote, "rev-parse", "main").strip() == main_before_prod
@@ -160,17 +200,41 @@ def test_the_example_pipeline_lists_its_jobs_environments_and_resource_groups(se
         {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH", "when": "manual", "allow_failure": True}]
 
 
-def test_the_example_pipeline_preview_expands_the_shared_clone_step(service: Path) -> None:
+def test_the_example_pipeline_preview_expands_the_shared_install_step(service: Path) -> None:
     """`!reference [.gitops:tools, script]` is expanded (gitlab-ci-local --preview prints the merged YAML): every
-    GitOps job clones with the token in an HTTP header and installs gitops-tools first."""
+    GitOps job installs the pinned gitops-tools from the index first, with pip's cache kept between jobs, and
+    clones nothing but what the tool clones itself."""
+    from gitops_tools import __version__
+
     r = gitlab_ci_local(service, "", args=("--preview",))
     assert r.returncode == 0, r.stdout + r.stderr
     preview = yaml.safe_load(r.stdout)
     for name in ENVIRONMENTS:
         script = preview[name]["script"]
-        assert "GIT_CONFIG_KEY_0=http.extraHeader" in script[0], name
-        assert "git clone --quiet --depth 1" in script[0], name
+        assert 'pip install --quiet --no-deps "gitops-tools==$GITOPS_TOOLS_VERSION"' in script[0], name
+        assert "git clone" not in "\n".join(script), name
+        assert preview[name]["variables"]["GITOPS_TOOLS_VERSION"] == __version__
+        assert preview[name]["cache"][0]["paths"] == [".cache/pip"]
         assert preview[name]["resource_group"] == f"gitops-{ENVIRONMENTS[name][0]}"
         assert preview[name]["environment"]["deployment_tier"] == ENVIRONMENTS[name][2]
     assert '--image "$GITOPS_IMAGE"' in preview["promote:prod"]["script"][-1]
     assert '--repo-url "$GITOPS_REPO_URL" --branch "$GITOPS_BRANCH"' in preview["promote:staging"]["script"][-1]
+
+
+def test_a_job_token_the_index_refuses_fails_the_job_before_anything_is_written_and_is_never_printed(
+        gitops_remote: Path, service: Path, tools_index: Index) -> None:
+    from gitops_tools import __version__
+
+    before = git(gitops_remote, "rev-parse", "main")
+    wrong = "wr0ng-job-t0ken-value"
+    r = gitlab_ci_local(service, "deploy:dev", f"GITOPS_REPO_URL=file://{gitops_remote}",
+                        f"GITOPS_TOOLS_INDEX_URL={tools_index.simple}", f"CI_JOB_TOKEN={wrong}")
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out[-3000:]
+    assert (f"gitops-tools {__version__}: not on {tools_index.simple}, or the index refused the job token (allow this "
+            "project in the GitOps project's job token settings)") in out
+    assert wrong not in out and JOB_TOKEN not in out
+    assert re.search(r"^deploy:dev\s+> .*\bimage set\b", out, re.M) is None  # the tool never ran
+    assert git(gitops_remote, "rev-parse", "main") == before
+    served = (tools_index.packages.parent / "server.log").read_text()
+    assert '"GET /simple/gitops-tools/ HTTP/1.1" 403' in served, served[-2000:]
