@@ -205,10 +205,11 @@ class Library:
         """The next version (None: nothing to release); reads only."""
         return self._release(prerelease=prerelease, print_only=True).next
 
-    def plan(self, prerelease: str | None = None) -> ReleaseResult:
+    def plan(self, prerelease: str | None = None, *, detail: bool = True) -> ReleaseResult:
         """The release that :meth:`release` would make: version, level, the commits that decided it and why,
-        the CHANGELOG section; reads only."""
-        return self._release(prerelease=prerelease, explain=True)
+        the CHANGELOG section; reads only. ``detail=False``: the version, the level and the warnings only (no
+        decisions, no section), which a long unreleased history gives much sooner."""
+        return self._release(prerelease=prerelease, explain=detail, print_only=not detail)
 
     def release(self, prerelease: str | None = None, *, push: bool = True, dry_run: bool = False,
                 today: datetime.date | None = None) -> ReleaseResult:

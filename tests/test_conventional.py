@@ -21,6 +21,7 @@ from gitops_tools.release.conventional import (
     Conventional,
     Decision,
     decide,
+    highest,
     parse,
     parse_all,
 )
@@ -377,3 +378,35 @@ def test_level_is_the_max_of_the_individual_levels(msgs: list[tuple[str, str | N
 ], ids=["footer equal to the description", "bang and footer"])
 def test_breaking_reason_says_bang_only_for_a_bang(message: str, reason: str) -> None:
     assert decide([Commit(SHA, message)], zero_major=False)[1][0].reason == reason
+
+
+# --- highest: the level alone, searched for in git log's text -------------------------------------------------
+
+
+@pytest.mark.parametrize("messages, types, zero_major, level", [(d[1], d[2], d[3], d[4]) for d in DECIDE],
+                         ids=[d[0] for d in DECIDE])
+def test_highest_agrees_with_decide_on_the_table(messages: list[str], types: dict[str, str], zero_major: bool,
+                                                  level: str) -> None:
+    assert highest("".join(m + "\n\0" for m in messages), types, zero_major) == level
+
+
+TRICKY = st.sampled_from([
+    "chore(release): lib 1.2.3", "chore(release): lib 2.0.0\n\nBREAKING CHANGE: not this one",
+    "docs: say feat: in prose", "docs: a\n\nfeat: on a line of the body", "  FEAT: shouting, indented",
+    "Fix: capital", "feat!:no space", "style: x\n\nBREAKING CHANGE: a footer", "style: x\n\nbreaking change: lower",
+    "ci: x\n\nsee !: in the body", "Revert \"feat: a\"", "refactor(x)!: y", "build: deps\n\n- fix: listed",
+    "Merge branch 'x'\n\n* feat: listed\n* docs: b\n\nBREAKING-CHANGE: c", "perf: p\r\n\r\nRefs #1",
+    "", "\n", "feat", "feat(: broken scope", "x\n\n  * refactor!: listed and indented",
+])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(messages().map(lambda m: m[0]), TRICKY), max_size=10), st.booleans(),
+       st.sampled_from([DEFAULT_TYPES, WITH_REFACTOR, {**DEFAULT_TYPES, "feat": PATCH, "style": MAJOR},
+                        {"fix": PATCH}, {}]))
+def test_highest_is_decides_level_without_the_release_commits(msgs: list[str], zero: bool,
+                                                               types: dict[str, str]) -> None:
+    skip = "chore(release):"
+    commits = [Commit(f"{i:040x}", m) for i, m in enumerate(msgs) if not m.startswith(skip)]
+    text = "".join(m + "\n\0" for m in msgs)  # git log -z --format=%B: each body ends with a newline, then NUL
+    assert highest(text, types, zero, skip) == decide(commits, types, zero_major=zero)[0]

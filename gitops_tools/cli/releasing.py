@@ -55,7 +55,10 @@ def release_cmd(obj: dict[str, Any], /, path: Path, tag_prefix: str | None, prer
 
     library = Library(path, url=repo_url, tag_prefix=tag_prefix, branch=branch, verbose=obj["verbose"] > 0)
     reading = print_next_version or explain  # they explain or preview: nothing is written
-    result = library.plan(prerelease) if reading else library.release(prerelease, push=not no_push, dry_run=dry_run)
+    if reading:  # the version alone is all that --print-next-version prints as text
+        result = library.plan(prerelease, detail=explain or output == "json")
+    else:
+        result = library.release(prerelease, push=not no_push, dry_run=dry_run)
     if output == "json":
         print_json(result.as_dict())
         notified(result.notifications, output)

@@ -37,7 +37,7 @@ from gitops_tools.git.repo import Git
 from gitops_tools.interrupts import held
 from gitops_tools.release.config import check_prerelease
 from gitops_tools.release.conventional import Decision, Level
-from gitops_tools.release.plan import Tags, plan_release, whole_changelog
+from gitops_tools.release.plan import Tags, plan_next, plan_release, whole_changelog
 from gitops_tools.release.versioning import parse_version
 
 if TYPE_CHECKING:
@@ -297,9 +297,15 @@ def _plan(git: Git, inputs: Inputs, rel: str, run: _Run, warnings: _Warnings) ->
     inputs.check_version_files()
     # One git log for the whole unreleased range, with the files of each commit when PATH is a directory of the
     # repository: the PATH filter is applied in the plan, so that --explain can say what it left out and why.
-    records = git.log(f"{last_final}..HEAD" if last_final else "HEAD", files=bool(rel))
+    span = f"{last_final}..HEAD" if last_final else "HEAD"
     tags = Tags(last_tag, last_final, git.rev_parse(last_tag) if last_tag and last_tag != last_final else None)
-    plan = plan_release(config, inputs.current, tags, records, rel, run.prerelease, run.today(), inputs.pyproject)
+    if run.print_only and not run.explain and not rel and run.prerelease is None:
+        # the version alone: git log's text searched, not a record per commit (the same answer)
+        plan = plan_next(config, inputs.current, tags, git.run("log", "-z", "--format=%B", span), inputs.pyproject)
+    else:
+        records = git.log(span, files=bool(rel))
+        plan = plan_release(config, inputs.current, tags, records, rel, run.prerelease, run.today(),
+                            inputs.pyproject)
     files = inputs.files if plan.next else ()
     return ReleaseResult(config.name, inputs.current, plan.next, plan.level, plan.tag, None, False, plan.decisions,
                          plan.section, tuple(warnings), files)

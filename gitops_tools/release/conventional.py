@@ -114,30 +114,75 @@ def decide(commits: Iterable[CommitRecord], types: Mapping[str, str] = DEFAULT_T
     decisions = []
     for commit in commits:
         subject = commit.message.splitlines()[0] if commit.message else ""
-        parsed = parse_all(commit)
-        if not parsed:
-            decisions.append(Decision(commit.sha, subject, NONE, "not a conventional commit"))
-            continue
-        level: Level = NONE
-        reason = ""
-        for c in parsed:
-            lvl: Level
-            if c.breaking:
-                lvl = MINOR if zero_major else MAJOR
-                why = f"breaking change ({c.type}{'!' if c.bang else ''})"
-                if zero_major:
-                    why += ", minor while the version is 0.y.z"
-            else:
-                lvl = _level(types.get(c.type, NONE))
-                why = f"type {c.type} bumps {lvl}" if lvl != NONE else f"type {c.type} does not bump"
-            if LEVELS.index(lvl) > LEVELS.index(level) or not reason:
-                level, reason = (lvl, why) if LEVELS.index(lvl) >= LEVELS.index(level) else (level, reason)
-        if len(parsed) > 1:
-            reason += f" (one of {len(parsed)} commits in this squash)"
+        level, reason = commit_level(commit, types, zero_major)
         decisions.append(Decision(commit.sha, subject, level, reason))
         if LEVELS.index(level) > LEVELS.index(overall):
             overall = level
     return overall, decisions
+
+
+def commit_level(commit: CommitRecord, types: Mapping[str, str] = DEFAULT_TYPES,
+                 zero_major: bool = True) -> tuple[Level, str]:
+    """The level one commit asks for, and why (see :func:`decide`)."""
+    parsed = parse_all(commit)
+    if not parsed:
+        return NONE, "not a conventional commit"
+    level: Level = NONE
+    reason = ""
+    for c in parsed:
+        lvl: Level
+        if c.breaking:
+            lvl = MINOR if zero_major else MAJOR
+            why = f"breaking change ({c.type}{'!' if c.bang else ''})"
+            if zero_major:
+                why += ", minor while the version is 0.y.z"
+        else:
+            lvl = _level(types.get(c.type, NONE))
+            why = f"type {c.type} bumps {lvl}" if lvl != NONE else f"type {c.type} does not bump"
+        if LEVELS.index(lvl) > LEVELS.index(level) or not reason:
+            level, reason = (lvl, why) if LEVELS.index(lvl) >= LEVELS.index(level) else (level, reason)
+    if len(parsed) > 1:
+        reason += f" (one of {len(parsed)} commits in this squash)"
+    return level, reason
+
+
+# A commit can only be breaking with "!: " (a header or a listed header with `!`) or a BREAKING CHANGE footer.
+_MAY_BREAK = r"!: |BREAKING[ -]CHANGE"
+
+
+def highest(messages: str, types: Mapping[str, str] = DEFAULT_TYPES, zero_major: bool = True,
+            skip: str = "") -> Level:
+    """The level :func:`decide` gives the commits whose messages ``messages`` holds, each ended by NUL (``git log
+    -z --format=%B``); a commit whose message starts with ``skip`` is left out.
+
+    Only the next version needs no per-commit answer: instead of parsing every commit, the text is searched, for
+    each level from the highest down, for the commits that may ask for it (one that may be breaking holds "!: "
+    or "BREAKING CHANGE"; one of type T has a line that starts with T), and only those are parsed. The first one
+    that asks for the level decides; the answer is :func:`decide`'s, at C speed for the commits that ask for
+    nothing.
+    """
+    for level in (MAJOR, MINOR, PATCH):
+        words = [re.escape(t) for t, lvl in types.items() if lvl == level]
+        # a line's start: after a newline, or where a message starts (after the NUL that ends the one before)
+        alternatives = [rf"(?:^|(?<=\x00))\s*(?:[*-]\s+)?(?:{'|'.join(words)})[(!:]"] if words else []
+        if level == (MINOR if zero_major else MAJOR):
+            alternatives.append(_MAY_BREAK)
+        if not alternatives:
+            continue
+        # case-insensitive: git's type is matched as written, then lower-cased (a superset is what is needed)
+        candidates = re.compile("(?mi)" + "|".join(f"(?:{a})" for a in alternatives))
+        pos = 0
+        while (found := candidates.search(messages, pos)) is not None:
+            start = messages.rfind("\0", 0, found.start()) + 1
+            end = messages.find("\0", found.end())
+            end = len(messages) if end < 0 else end
+            message = messages[start:end]
+            if not (skip and message.startswith(skip)):
+                if commit_level(CommitRecord("", message), types, zero_major)[0] == level:
+                    return level
+            pos = end + 1
+    return NONE
+
 
 
 def _level(text: str) -> Level:

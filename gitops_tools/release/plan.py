@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from gitops_tools.core.records import CommitRecord
 from gitops_tools.release.changelog import render_section
 from gitops_tools.release.config import ReleaseConfig
-from gitops_tools.release.conventional import Conventional, Decision, Level, decide, parse_all
+from gitops_tools.release.conventional import Conventional, Decision, Level, decide, highest, parse_all
 from gitops_tools.release.versioning import next_version, parse_version
 
 RELEASE_SUBJECT = "chore(release):"
@@ -42,10 +42,7 @@ def plan_release(config: ReleaseConfig, current: str, tags: Tags, records: Seque
     """The next release from ``records`` (the commits since ``tags.last_final``, newest first, with their files
     when ``rel`` names the library's directory)."""
     prefix = config.tag_prefix
-    current_v = parse_version(current, source)
-    last_v = parse_version(tags.last[len(prefix):], tags.last) if tags.last else current_v
-    final_v = (parse_version(tags.last_final[len(prefix):], tags.last_final) if tags.last_final
-               else last_v.finalize_version())
+    last_v, final_v = _versions(config, current, tags, source)
     commits: list[CommitRecord] = []
     outside: list[Decision] = []
     newer: list[CommitRecord] = []  # since the last pre-release
@@ -75,6 +72,31 @@ def plan_release(config: ReleaseConfig, current: str, tags: Tags, records: Seque
     section = render_section(f"{config.name} {nxt}", today.isoformat(), entries, config.commit_url,
                              sorted(counted - {"feat", "fix", "perf"}))
     return ReleasePlan(current, str(nxt), level, f"{prefix}{nxt}", decisions, section)
+
+
+def plan_next(config: ReleaseConfig, current: str, tags: Tags, messages: str,
+              source: str = "pyproject.toml") -> ReleasePlan:
+    """The next final version alone, without the per-commit reasons and the CHANGELOG section: what
+    ``--print-next-version`` prints, for a library at the root of its repository. ``messages`` is ``git log -z
+    --format=%B`` of the commits since ``tags.last_final`` (only the commits that may ask for a level are parsed,
+    :func:`~gitops_tools.release.conventional.highest`); the answer is :func:`plan_release`'s."""
+    last_v, final_v = _versions(config, current, tags, source)
+    zero = final_v.major == 0 and not config.major_on_zero
+    level = highest(messages, config.types, zero, RELEASE_SUBJECT)
+    nxt = next_version(final_v, last_v, level, None)
+    if nxt is None:
+        return ReleasePlan(current, None, level, None, (), "")
+    return ReleasePlan(current, str(nxt), level, f"{config.tag_prefix}{nxt}", (), "")
+
+
+def _versions(config: ReleaseConfig, current: str, tags: Tags, source: str) -> tuple[Any, Any]:
+    """The versions of the last release tag and of the last final one (``semver.Version``)."""
+    prefix = config.tag_prefix
+    current_v = parse_version(current, source)
+    last_v = parse_version(tags.last[len(prefix):], tags.last) if tags.last else current_v
+    final_v = (parse_version(tags.last_final[len(prefix):], tags.last_final) if tags.last_final
+               else last_v.finalize_version())
+    return last_v, final_v
 
 
 def _counted(config: ReleaseConfig) -> set[str]:
