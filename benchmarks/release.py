@@ -737,6 +737,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="virtualenv for the peers, created and filled with pip when missing "
                              "(default: $TMPDIR/gitops-tools-bench-peers)")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown report to this file")
+    parser.add_argument("--charts", type=Path, default=None,
+                        help="also draw each scenario's cost against the number of commits, gitops-tools beside "
+                             "its floor and the peers, as DIR/release-1.svg, -2.svg, -3.svg (docs/img in the "
+                             "README)")
     args = parser.parse_args(argv)
     runs = args.runs or (5 if args.quick else 10)
     if runs < 1:
@@ -761,7 +765,29 @@ def main(argv: list[str] | None = None) -> int:
     groups.sort(key=lambda g: (order.index(g.scenario), g.size))
     report = render(facts, groups, profile)
     emit(report, args.out)
+    if args.charts is not None:
+        from run import write_chart
+
+        date = next((f.split(": ", 1)[1][:10] for f in facts if f.startswith("- date:")), "")
+        for number, (scenario, title) in enumerate(TITLES.items(), 1):
+            write_chart(args.charts / f"release-{number}.svg", chart(scenario, title.replace("`", ""), groups, date))
     return 0
+
+
+def chart(scenario: str, title: str, groups: list[Group], date: str) -> str:
+    """One scenario: gitops-tools, its floor and every peer against the number of commits (a peer that was not
+    run or failed at a size has no point there)."""
+    from svgchart import Series, line_chart
+
+    mine = [g for g in groups if g.scenario == scenario]
+    series = [Series("gitops-tools", [(g.size, g.tool.median_ms) for g in mine], tool=True),
+              Series("floor: git log + python -c pass", [(g.size, g.floor_median_ms) for g in mine], floor=True)]
+    labels = list(dict.fromkeys(c.label for g in mine for c in g.peers))
+    for label in labels:
+        series.append(Series(label, [(g.size, c.median_ms) for g in mine for c in g.peers
+                                     if c.label == label and c.ok]))
+    return line_chart(title, "commits in the repository", "median (ms)", series,
+                      note=f"benchmarks/release.py, {date}; a peer without a point there was not run (timeout)")
 
 
 if __name__ == "__main__":

@@ -543,6 +543,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer runs (5 instead of 15): a smoke run, ~1 minute")
     parser.add_argument("--runs", type=int, default=None, help="timed runs per command (default 15, --quick 5)")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown report to this file")
+    parser.add_argument("--charts", type=Path, default=None,
+                        help="also draw the bump's cost against the overlay's size, beside its floor, as "
+                             "DIR/bump.svg (the README shows docs/img/bump.svg)")
     args = parser.parse_args(argv)
     runs = args.runs or (5 if args.quick else 15)
     if runs < 1:
@@ -562,7 +565,35 @@ def main(argv: list[str] | None = None) -> int:
     facts.append(f"- benchmark wall time: {time.perf_counter() - started:.0f} s")
     report = render(facts, rows, growth_section(rows), imports)
     emit(report, args.out)
+    if args.charts is not None:
+        write_chart(args.charts / "bump.svg", bump_chart(rows, facts))
     return 0
+
+
+def bump_chart(rows: list[Row], facts: list[str]) -> str:
+    """Scenario 2b (a bump in a checkout, committed) and its floor, against the number of images; Python's own
+    start-up (scenario 1's floor) for scale."""
+    from svgchart import Series, line_chart
+
+    bumps = [r for r in rows if r.scenario.startswith("2b.")]
+    start = next(r.floor for r in rows if r.scenario.startswith("1."))
+
+    def n(row: Row) -> float:
+        return float(row.size.split()[0].replace(",", ""))
+
+    date = next((f.split(": ", 1)[1][:10] for f in facts if f.startswith("- date:")), "")
+    return line_chart(
+        "One bump in a checkout, committed", "images in the overlay", "median (ms)",
+        [Series("gitops-tools image set", [(n(r), r.tool.median_ms) for r in bumps], tool=True),
+         Series("floor: sed -i + git commit -qam", [(n(r), r.floor.median_ms) for r in bumps], floor=True),
+         Series("python -c pass", [(n(r), start.median_ms) for r in bumps])],
+        note=f"benchmarks/run.py, {date}: medians of {len(bumps[0].tool.times) if bumps else 0} runs each")
+
+
+def write_chart(path: Path, svg: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(svg, encoding="utf-8")
+    print(f"wrote {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":
