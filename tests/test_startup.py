@@ -87,3 +87,24 @@ def test_a_bump_in_a_checkout_commits_without_loading_gitpython_or_filelock(tmp_
     assert sorted({"git", "filelock"} & loaded) == []
     assert git(root, "log", "-1", "--format=%s").strip().startswith("chore(dev)")
     assert git(root, "status", "--porcelain").strip() == ""
+
+
+def test_a_command_imports_its_own_module_of_the_cli_and_no_other(tmp_path: Path) -> None:
+    """The commands' modules are imported on demand: `image set` does not pay for the release commands' imports,
+    nor `release` for the image commands'."""
+    from gitops_tools.cli.base import COMMANDS
+
+    (tmp_path / "kustomization.yaml").write_text("images:\n  - name: a/b\n    newTag: v1\n")
+    loaded = imported_modules("image", "set", ".", "a/b:v2", cwd=tmp_path)
+    assert sorted(m for m in loaded if m.startswith("gitops_tools.cli.")) == ["gitops_tools.cli.base",
+                                                                             "gitops_tools.cli.images"]
+    loaded = imported_modules("release", "--help")
+    assert sorted(m for m in loaded if m.startswith("gitops_tools.cli.")) == ["gitops_tools.cli.base",
+                                                                             "gitops_tools.cli.releasing"]
+    # and every command named in COMMANDS is the one its module defines; --help lists them all
+    loaded = imported_modules("--help")
+    assert {f"gitops_tools.cli.{m}" for m in COMMANDS.values()} <= loaded
+    from gitops_tools.cli import cli
+
+    listed = cli.list_commands(None)  # type: ignore[arg-type]
+    assert listed == sorted(COMMANDS) and all(cli.get_command(None, n) is not None for n in listed)  # type: ignore[arg-type]

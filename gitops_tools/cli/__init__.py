@@ -12,11 +12,7 @@ from typing import NoReturn
 
 import click
 
-from gitops_tools.cli import images, moving, releasing, seeing  # noqa: F401 - they register the commands
-from gitops_tools.cli import metrics  # noqa: F401 - registers `metrics`
-from gitops_tools.cli import propagate  # noqa: F401 - registers `propagate`
-from gitops_tools.cli import publishing  # noqa: F401 - registers `publish`
-from gitops_tools.cli.base import STATE, cli, report
+from gitops_tools.cli.base import STATE, cli, report  # the commands' modules are imported on demand (COMMANDS)
 from gitops_tools.errors import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,

@@ -89,7 +89,28 @@ def output_of(obj: dict[str, Any], output: str | None) -> str:
     return str(chosen)
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+# Each command -> the module of this package that defines it, imported when the command runs (or when --help
+# lists the commands): `release` does not import what `image set` needs, nor the other way round.
+COMMANDS = {"image": "images", "promote": "moving", "rollback": "moving", "validate": "seeing", "status": "seeing",
+            "diff": "seeing", "history": "seeing", "release": "releasing", "changelog": "releasing",
+            "metrics": "metrics", "propagate": "propagate", "publish": "publishing"}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are defined by modules imported on demand (:data:`COMMANDS`)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            import importlib
+
+            importlib.import_module(f"gitops_tools.cli.{COMMANDS[cmd_name]}")  # its decorators register it
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "-V", "--version", prog_name="gitops-tools", message="%(prog)s %(version)s")
 @click.option("-v", "--verbose", count=True, envvar="GITOPS_VERBOSE",
               help="Print every git command as it runs (secrets masked). [env: GITOPS_VERBOSE]")
