@@ -226,15 +226,18 @@ def fast_import_stream(n: int, tags: dict[int, str], version: str, psr_mode: str
 
 
 def build_repo(tools: Tools, repo: Path, n: int, shape: str) -> dict[str, str]:
-    """Build shape "unreleased" (v1.0.0 100 commits before HEAD) or "tags" (1,000 tags, the last at HEAD)."""
+    """Build shape "unreleased" (v1.0.0 100 commits before HEAD), "all" (v1.0.0 on the first commit: every
+    other commit unreleased) or "tags" (1,000 tags, the last at HEAD)."""
     if shape == "unreleased":
         tags = {n - 1 - UNRELEASED: "v1.0.0"}
+    elif shape == "all":
+        tags = {0: "v1.0.0"}
     else:
         tags = {(k + 1) * n // TAG_COUNT - 1: f"v1.{k}.0" for k in range(TAG_COUNT)}
     last_tag = tags[max(tags)]
     repo.mkdir(parents=True)
     tools.run([tools.git, "init", "-q"], repo)
-    stream = fast_import_stream(n, tags, last_tag[1:], "update" if shape == "unreleased" else "init")
+    stream = fast_import_stream(n, tags, last_tag[1:], "init" if shape == "tags" else "update")
     proc = subprocess.run([tools.git, "fast-import", "--quiet", "--done"], cwd=repo, env=tools.env, input=stream,
                           capture_output=True)
     if proc.returncode != 0:
@@ -448,14 +451,17 @@ def project(case: Case, previous: Previous, n: int, timeout: float) -> None:
 
 
 def scenarios_at(tools: Tools, peers_bin: Path, tmp: Path, n: int, runs: int, timeout: float,
-                 previous: Previous) -> tuple[list[Group], list[str]]:
-    """Build the two repositories of ``n`` commits, measure the three scenarios, profile gitops-tools once."""
+                 previous: Previous, chosen: Sequence[int] = (1, 2, 3, 4)) -> tuple[list[Group], list[str]]:
+    """Build the repositories of ``n`` commits, measure the ``chosen`` scenarios, profile gitops-tools once."""
     cliff, cz, psr = (str(peers_bin / PEERS[p]) for p in PEERS)
     t0 = time.perf_counter()
-    rel_repo, tag_repo = tmp / f"unreleased-{n}", tmp / f"tags-{n}"
+    rel_repo, tag_repo, all_repo = tmp / f"unreleased-{n}", tmp / f"tags-{n}", tmp / f"all-{n}"
     build_repo(tools, rel_repo, n, "unreleased")
-    build_repo(tools, tag_repo, n, "tags")
-    print(f"{n:,} commits: both repositories built in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    if 3 in chosen:
+        build_repo(tools, tag_repo, n, "tags")
+    if 4 in chosen:
+        build_repo(tools, all_repo, n, "all")
+    print(f"{n:,} commits: the repositories built in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     groups: list[Group] = []
 
     def case(label: str, argv: list[str], cwd: Path, key: str, make_check: Callable[[Case], Check],
@@ -477,6 +483,28 @@ def scenarios_at(tools: Tools, peers_bin: Path, tmp: Path, n: int, runs: int, ti
     log_rel = Case("git log --format=%H%x1f%B v1.0.0..HEAD",
                    [tools.git, "log", "--format=%H%x1f%B", "v1.0.0..HEAD"], rel_repo, must_pass=True)
     floor_rel = "`git log --format=%H%x1f%B v1.0.0..HEAD` + `python -c pass`"
+
+    if 4 in chosen:
+        print(f"4. next version, {n:,} commits, all unreleased", file=sys.stderr)
+        run_group(
+            "4. next version, all unreleased",
+            case("gitops-tools release --print-next-version", [tools.gitops_tools, "release", "--print-next-version"],
+                 all_repo, "all/gt", version_check, must_pass=True),
+            [case("git-cliff --bumped-version", [cliff, "--bumped-version"], all_repo, "all/cliff", version_check),
+             case("git-cliff --unreleased --bumped-version", [cliff, "--unreleased", "--bumped-version"], all_repo,
+                  "all/cliff-u", version_check),
+             case("cz bump --get-next --yes", [cz, "bump", "--get-next", "--yes"], all_repo, "all/cz",
+                  version_check),
+             case("semantic-release version --print", [psr, "version", "--print"], all_repo, "all/psr",
+                  version_check)],
+            [Case("git log --format=%H%x1f%B v1.0.0..HEAD", [tools.git, "log", "--format=%H%x1f%B", "v1.0.0..HEAD"],
+                  all_repo, must_pass=True),
+             Case("python -c pass", [tools.python, "-c", "pass"], all_repo, must_pass=True)],
+            floor_rel, 2.0)
+        shutil.rmtree(all_repo)
+    if 1 not in chosen and 2 not in chosen and 3 not in chosen:
+        shutil.rmtree(rel_repo)
+        return groups, []
 
     print(f"1. next version, {n:,} commits, last tag {UNRELEASED} commits back", file=sys.stderr)
     run_group(
@@ -634,6 +662,8 @@ def summary(groups: list[Group]) -> list[str]:
 def details(groups: list[Group], titles: dict[str, str]) -> list[str]:
     out: list[str] = []
     for scenario, title in titles.items():
+        if not any(g.scenario == scenario for g in groups):
+            continue
         out += ["", f"## {title}", "",
                 "| commits | command | median (ms) | min (ms) | runs | output | gitops-tools / this (medians) |",
                 "| ---: | --- | ---: | ---: | ---: | --- | ---: |"]
@@ -656,6 +686,15 @@ TITLES = {
         f"1. Next version: last tag `v1.0.0` {UNRELEASED} commits before HEAD (expected {EXPECTED_NEXT})",
     "2. changelog section": f"2. Changelog section of the {UNRELEASED} unreleased commits",
     "3. whole changelog": f"3. Whole changelog: {TAG_COUNT:,} annotated tags along the history",
+    "4. next version, all unreleased": f"4. Next version: last tag `v1.0.0` on the first commit, every other commit "
+                                       f"unreleased (expected {EXPECTED_NEXT})",
+}
+
+CHART_TITLES = {
+    "1. next version": f"Next version, {UNRELEASED} commits unreleased",
+    "2. changelog section": f"Changelog section of {UNRELEASED} unreleased commits",
+    "3. whole changelog": f"Whole changelog, {TAG_COUNT:,} tags",
+    "4. next version, all unreleased": "Next version, every commit unreleased",
 }
 
 PROFILE_HEAD = [
@@ -737,6 +776,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="virtualenv for the peers, created and filled with pip when missing "
                              "(default: $TMPDIR/gitops-tools-bench-peers)")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown report to this file")
+    parser.add_argument("--only-all-unreleased", action="store_true",
+                        help="measure scenario 4 alone (the next version when the whole history is unreleased)")
     parser.add_argument("--charts", type=Path, default=None,
                         help="also draw each scenario's cost against the number of commits, gitops-tools beside "
                              "its floor and the peers, as DIR/release-1.svg, -2.svg, -3.svg (docs/img in the "
@@ -757,7 +798,8 @@ def main(argv: list[str] | None = None) -> int:
         profile: list[str] = []
         previous: Previous = {}
         for n in sizes:
-            g, p = scenarios_at(tools, args.peers_venv.resolve() / "bin", tmp, n, runs, args.timeout, previous)
+            g, p = scenarios_at(tools, args.peers_venv.resolve() / "bin", tmp, n, runs, args.timeout, previous,
+                                (4,) if args.only_all_unreleased else (1, 2, 3, 4))
             groups += g
             profile += p
     facts.append(f"- benchmark wall time: {time.perf_counter() - started:.0f} s")
@@ -769,8 +811,10 @@ def main(argv: list[str] | None = None) -> int:
         from run import write_chart
 
         date = next((f.split(": ", 1)[1][:10] for f in facts if f.startswith("- date:")), "")
-        for number, (scenario, title) in enumerate(TITLES.items(), 1):
-            write_chart(args.charts / f"release-{number}.svg", chart(scenario, title.replace("`", ""), groups, date))
+        for number, scenario in enumerate(TITLES, 1):
+            if not any(g.scenario == scenario for g in groups):
+                continue
+            write_chart(args.charts / f"release-{number}.svg", chart(scenario, CHART_TITLES[scenario], groups, date))
     return 0
 
 
