@@ -5,7 +5,8 @@ through silently: a duplicate key, a ``%YAML 1.1`` directive, a second document,
 loaded tree is then checked against the table of :mod:`.schema` by the walker of :mod:`.walker`.
 
 This is the only module of the package that imports ruamel.yaml, and it does so inside the functions, because
-most CLI commands never read the configuration and importing ruamel costs start-up time.
+most CLI commands never read the configuration and importing ruamel costs start-up time. A plain document is read
+by :mod:`.quick` (libyaml) instead, and ruamel.yaml only where that reading is unsure or finds a problem.
 """
 
 from __future__ import annotations
@@ -28,13 +29,27 @@ def parse_config(text: str, filename: str = CONFIG_FILE) -> Config:
 
     Raises :class:`ConfigError` for invalid YAML, an empty file and every schema violation.
     """
-    from ruamel.yaml.comments import TaggedScalar
-    from ruamel.yaml.scalarbool import ScalarBoolean
-
+    from gitops_tools.config.quick import quick_tree
     from gitops_tools.core.yamldoc import check_size
 
     check_size(text, filename)
     _refuse_other_yaml_versions(text, filename)
+    tree = quick_tree(text)
+    if tree is not None:  # plain YAML, read by libyaml as ruamel.yaml would read it
+        try:
+            quick: Config = Walker(text, filename, scalar_bool=_Never, tagged=_Never).document(tree, CONFIG)
+            return quick
+        except ConfigError:
+            pass  # the careful reading finds the same problem, with its line and column
+    return careful_config(text, filename)
+
+
+def careful_config(text: str, filename: str = CONFIG_FILE) -> Config:
+    """:func:`parse_config` with ruamel.yaml alone (positions for every error); the text's size and YAML version
+    already checked."""
+    from ruamel.yaml.comments import TaggedScalar
+    from ruamel.yaml.scalarbool import ScalarBoolean
+
     try:
         data = _load(text, filename)
         walker = Walker(text, filename, scalar_bool=ScalarBoolean, tagged=TaggedScalar)
@@ -43,6 +58,10 @@ def parse_config(text: str, filename: str = CONFIG_FILE) -> Config:
         raise ConfigError("invalid YAML: nested too deeply", file=filename,
                           fix="the configuration is a few levels deep: check the file") from None
     return config
+
+
+class _Never:
+    """A type no value of the quick reading has (it has no ruamel.yaml scalar types)."""
 
 
 def _load(text: str, filename: str) -> Any:

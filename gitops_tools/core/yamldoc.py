@@ -24,6 +24,11 @@ try:  # libyaml is an optional part of PyYAML; the pure-Python loader gives the 
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
+def composer_loader() -> type:
+    """The loader whose composer builds nodes (libyaml's where PyYAML has it): for other readers of YAML text."""
+    return _Loader
+
+
 # A kustomization or values file is a few kilobytes (a thousand images: about 90 KB). Parsing costs about 85
 # bytes of memory and 2 microseconds per byte, so a 50 MB file would take minutes and gigabytes: refuse it.
 MAX_YAML_CHARS = 4 * 1024 * 1024
