@@ -397,13 +397,14 @@ TRICKY = st.sampled_from([
     "ci: x\n\nsee !: in the body", "Revert \"feat: a\"", "refactor(x)!: y", "build: deps\n\n- fix: listed",
     "Merge branch 'x'\n\n* feat: listed\n* docs: b\n\nBREAKING-CHANGE: c", "perf: p\r\n\r\nRefs #1",
     "", "\n", "feat", "feat(: broken scope", "x\n\n  * refactor!: listed and indented",
+    "prefix: fix: inside a word", "hotfix(x): y", "FÏX: non-ASCII", "fïx(z): non-ASCII", "İfeat: dotted I",
 ])
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.one_of(messages().map(lambda m: m[0]), TRICKY), max_size=10), st.booleans(),
        st.sampled_from([DEFAULT_TYPES, WITH_REFACTOR, {**DEFAULT_TYPES, "feat": PATCH, "style": MAJOR},
-                        {"fix": PATCH}, {}]))
+                        {"fix": PATCH}, {}, {"Feat": MINOR, "fix": PATCH}, {"fïx": PATCH, "feat": MINOR}]))
 def test_highest_is_decides_level_without_the_release_commits(msgs: list[str], zero: bool,
                                                                types: dict[str, str]) -> None:
     skip = "chore(release):"

@@ -147,7 +147,9 @@ def commit_level(commit: CommitRecord, types: Mapping[str, str] = DEFAULT_TYPES,
 
 
 # A commit can only be breaking with "!: " (a header or a listed header with `!`) or a BREAKING CHANGE footer.
-_MAY_BREAK = r"!: |BREAKING[ -]CHANGE"
+_MAY_BREAK = re.compile(r"!: |BREAKING[ -]CHANGE")
+# ASCII letters to lower case, every other character kept: the text keeps its length, so positions carry over.
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def highest(messages: str, types: Mapping[str, str] = DEFAULT_TYPES, zero_major: bool = True,
@@ -157,33 +159,32 @@ def highest(messages: str, types: Mapping[str, str] = DEFAULT_TYPES, zero_major:
 
     Only the next version needs no per-commit answer: instead of parsing every commit, the text is searched, for
     each level from the highest down, for the commits that may ask for it (one that may be breaking holds "!: "
-    or "BREAKING CHANGE"; one of type T has a line that starts with T), and only those are parsed. The first one
-    that asks for the level decides; the answer is :func:`decide`'s, at C speed for the commits that ask for
-    nothing.
+    or "BREAKING CHANGE"; one of type T holds T followed by "(", "!" or ":", in any case), and only those are
+    parsed. The first one that asks for the level decides; the answer is :func:`decide`'s, at C speed for the
+    commits that ask for nothing.
     """
+    if not all(t.isascii() for t in types):  # a type the ASCII-only lowering below would not find
+        kept = (m for m in messages.split("\0") if m and not (skip and m.startswith(skip)))
+        return decide((CommitRecord("", m) for m in kept), types, zero_major)[0]
+    lowered = messages.translate(_ASCII_LOWER)
     for level in (MAJOR, MINOR, PATCH):
-        words = [re.escape(t) for t, lvl in types.items() if lvl == level]
-        # a line's start: after a newline, or where a message starts (after the NUL that ends the one before)
-        alternatives = [rf"(?:^|(?<=\x00))\s*(?:[*-]\s+)?(?:{'|'.join(words)})[(!:]"] if words else []
+        searches = [(re.compile(re.escape(t.lower()) + "[(!:]"), lowered) for t, lvl in types.items() if lvl == level]
         if level == (MINOR if zero_major else MAJOR):
-            alternatives.append(_MAY_BREAK)
-        if not alternatives:
-            continue
-        # case-insensitive: git's type is matched as written, then lower-cased (a superset is what is needed)
-        candidates = re.compile("(?mi)" + "|".join(f"(?:{a})" for a in alternatives))
-        pos = 0
-        while (found := candidates.search(messages, pos)) is not None:
-            start = messages.rfind("\0", 0, found.start()) + 1
-            end = messages.find("\0", found.end())
-            end = len(messages) if end < 0 else end
-            message = messages[start:end]
-            if not (skip and message.startswith(skip)):
+            searches.append((_MAY_BREAK, messages))
+        parsed: set[int] = set()  # the messages already parsed for this level, by their start
+        for pattern, text in searches:
+            for hit in pattern.finditer(text):
+                start = messages.rfind("\0", 0, hit.start()) + 1
+                if start in parsed:
+                    continue
+                parsed.add(start)
+                end = messages.find("\0", hit.end())
+                message = messages[start:len(messages) if end < 0 else end]
+                if skip and message.startswith(skip):
+                    continue
                 if commit_level(CommitRecord("", message), types, zero_major)[0] == level:
                     return level
-            pos = end + 1
     return NONE
-
-
 
 def _level(text: str) -> Level:
     for level in LEVELS:
