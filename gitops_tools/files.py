@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Mapping as MappingABC
+from collections.abc import Iterator, Mapping as MappingABC
 from pathlib import Path
 
 from gitops_tools.errors import GitopsError, YamlError
@@ -168,14 +168,14 @@ def scratch_directory(prefix: str) -> Iterator[Path]:
     import shutil
     import tempfile
 
-    from gitops_tools.locks import acquire
+    from gitops_tools.locks import Release, acquire
 
     base = Path(tempfile.gettempdir())
     remove_stale(base, prefix)
     # Made under another name, locked, then renamed: a directory is never seen under ``prefix`` without its
     # owner's lock (another run's clean-up would take the lock first and remove it under us).
     setup = Path(tempfile.mkdtemp(prefix=f".setup-{prefix}", dir=base))
-    release: Callable[[], None] | None = None
+    release: Release | None = None
     try:
         release = acquire(str(setup / _OWNER), -1)  # a new directory: nobody else holds it
         assert release is not None  # without a timeout, acquire waits

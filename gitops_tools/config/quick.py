@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import yaml  # PyYAML: this module is imported by the first reading of a configuration, never at start-up
+
 _BOOLEANS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
@@ -39,8 +41,6 @@ def quick_tree(text: str) -> Any:
     """The document as dicts, lists, strings, booleans, integers and None; None when it is not that plain."""
     if text.lstrip().startswith("%") or "\n%" in text:
         return None  # a directive: the careful reader refuses or applies it
-    import yaml
-
     from gitops_tools.core.yamldoc import composer_loader
 
     try:
@@ -51,8 +51,6 @@ def quick_tree(text: str) -> Any:
 
 
 def _value(node: Any, text: str, seen: set[int]) -> Any:
-    import yaml
-
     if id(node) in seen:
         raise _Unsure  # an alias: the same node twice
     seen.add(id(node))

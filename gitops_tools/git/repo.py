@@ -65,11 +65,10 @@ class _Failed(Exception):
 
 
 # The git processes this process is running now, from any thread (adding to and discarding from a set are atomic
-# in CPython): a cancelled run stops those its worker threads have under way (:func:`stop_running`).
+# in CPython), and those of them that :func:`stop_running` asked to stop: a cancelled run stops what its worker
+# threads have under way.
 _RUNNING: set[Any] = set()
-
-
-_STOPPED: set[Any] = set()  # those of them that stop_running asked to stop
+_STOPPED: set[Any] = set()
 
 
 def stop_running() -> None:
@@ -190,14 +189,7 @@ class Git:
         # One process whose output is read whole: what GitPython's ``execute`` does (git's messages in English,
         # standard input closed, one trailing newline dropped), without importing GitPython for it. A command
         # that only runs git this way (a bump in a checkout) never pays for GitPython's import.
-        import subprocess
-
-        try:
-            proc = subprocess.Popen(["git", *args], cwd=self.root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, env={**os.environ, "LANGUAGE": "C", "LC_ALL": "C",
-                                                                 **merged})
-        except OSError as err:  # no git, or the directory vanished
-            raise _Failed(127, f"cannot run git: {err.strerror or err}") from None
+        proc = self._spawn(args, merged)
         _RUNNING.add(proc)
         try:
             with proc:
@@ -213,6 +205,17 @@ class Git:
         if proc.returncode != 0:
             raise _Failed(proc.returncode, stderr.decode("utf-8", "surrogateescape").removesuffix("\n"), out)
         return out
+
+    def _spawn(self, args: Sequence[str], env: Mapping[str, str]) -> Any:
+        """``git ARGS`` as one plain process in the tree, stdout and stderr piped; a git that cannot start (none
+        installed, the directory vanished) is a :class:`_Failed` with status 127."""
+        import subprocess
+
+        try:
+            return subprocess.Popen(["git", *args], cwd=self.root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env={**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **env})
+        except OSError as err:
+            raise _Failed(127, f"cannot run git: {err.strerror or err}") from None
 
     def _with_progress(self, args: Sequence[str], env: Mapping[str, str]) -> str:
         from git.cmd import handle_process_output
@@ -396,7 +399,6 @@ class Git:
         if self.verbose:
             self.echo("$ " + self._shown(args))
         import codecs
-        import subprocess
 
         def failed(status: int, stderr: str) -> GitopsError:
             words = mask(stderr, self.secrets) or "no message"
@@ -404,11 +406,9 @@ class Git:
                                fix="see git's message above; run with -v to see every git command")
 
         try:
-            proc = subprocess.Popen(["git", *args], cwd=self.root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, env={**os.environ, "LANGUAGE": "C", "LC_ALL": "C",
-                                                                 **self.env})
-        except OSError as err:  # no git, or the directory vanished
-            raise failed(127, f"cannot run git: {err.strerror or err}") from None
+            proc = self._spawn(args, self.env)
+        except _Failed as err:
+            raise failed(err.status, err.stderr) from None
         assert proc.stdout is not None and proc.stderr is not None
         stdout: Any = proc.stdout  # a BufferedReader: read1 returns what git wrote so far
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
