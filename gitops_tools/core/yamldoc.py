@@ -12,17 +12,33 @@ Pure: text in, immutable values out.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Union
+from typing import Any, NamedTuple, Union
 
 import yaml
 
 from gitops_tools.errors import YamlError
 from gitops_tools.core.keypath import Index, KeyPath, Key, Select, format_keypath
 
-try:  # libyaml is an optional part of PyYAML; the pure-Python loader gives the same marks.
-    _Loader: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+# libyaml is an optional part of PyYAML; the pure-Python loader gives the same marks.
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc]  # PyYAML's loaders are untyped
+    """PyYAML's safe loader, resolving each plain or quoted scalar's tag once per process: the composer asks for
+    every scalar, and a thousand images repeat ``name`` and ``newTag`` a thousand times (the safe loader has no
+    path resolvers, so a tag depends on the kind, the value and its style alone)."""
+
+    _tags: dict[tuple[Any, ...], str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        key = (kind, value, implicit)
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(self._tags) < 4096:  # bounded: values rarely repeat, keys do
+                self._tags[key] = tag
+        return tag
+
 
 def composer_loader() -> type:
     """The loader whose composer builds nodes (libyaml's where PyYAML has it): for other readers of YAML text."""
@@ -140,29 +156,29 @@ class _Converter:
         self.memo: dict[int, Node] = {}
 
     def convert(self, node: yaml.Node) -> Node:
+        shift = self.shift
+        if isinstance(node, yaml.ScalarNode):  # an alias of a scalar converts to the same value: no memo needed
+            start = node.start_mark.index + shift
+            end = node.end_mark.index + shift
+            properties = start < end and self.text[start] in "&!"
+            value_start = _skip_properties(self.text, start, end) if properties else start
+            return Scalar(node.value, value_start, end, start, node.style or "", node.tag)
         done = self.memo.get(id(node))
         if done is not None:  # an alias: the same node as its anchor, with the anchor's position
             return done
         result: Node
-        shift = self.shift
-        if isinstance(node, yaml.ScalarNode):
-            start = node.start_mark.index + shift
-            end = node.end_mark.index + shift
-            value_start = _skip_properties(self.text, start, end)
-            result = Scalar(node.value, value_start, end, start, node.style or "", node.tag)
-        elif isinstance(node, yaml.MappingNode):
-            placeholder = Mapping((), node.start_mark.index + shift, node.end_mark.index + shift, bool(node.flow_style))
-            self.memo[id(node)] = placeholder
-            items = tuple((self.convert(k), self.convert(v)) for k, v in node.value)
+        assert isinstance(node, (yaml.MappingNode, yaml.SequenceNode))
+        start, end, flow = node.start_mark.index + shift, node.end_mark.index + shift, bool(node.flow_style)
+        convert = self.convert
+        # the node stands for itself, empty, while its children are converted: an alias inside it ends there
+        if isinstance(node, yaml.MappingNode):
+            self.memo[id(node)] = Mapping((), start, end, flow)
+            items = tuple([(convert(k), convert(v)) for k, v in node.value])
             self._check_duplicates(items)
-            result = placeholder._replace(items=items)
+            result = Mapping(items, start, end, flow)
         else:
-            assert isinstance(node, yaml.SequenceNode)
-            placeholder_s = Sequence(
-                (), node.start_mark.index + shift, node.end_mark.index + shift, bool(node.flow_style)
-            )
-            self.memo[id(node)] = placeholder_s
-            result = placeholder_s._replace(items=tuple(self.convert(v) for v in node.value))
+            self.memo[id(node)] = Sequence((), start, end, flow)
+            result = Sequence(tuple([convert(v) for v in node.value]), start, end, flow)
         self.memo[id(node)] = result
         return result
 
