@@ -84,9 +84,29 @@ def test_a_bump_in_a_checkout_commits_without_loading_gitpython_or_filelock(tmp_
     })
     loaded = imported_modules("image", "set", "dev", "a/b=*:v2", cwd=root)
     assert "gitops_tools.git.repo" in loaded and "gitops_tools.locks" in loaded
-    assert sorted({"git", "filelock"} & loaded) == []
+    # nor the reader of commit trailers: a bump writes them, reads none
+    assert sorted({"git", "filelock", "gitops_tools.core.history"} & loaded) == []
     assert git(root, "log", "-1", "--format=%s").strip().startswith("chore(dev)")
     assert git(root, "status", "--porcelain").strip() == ""
+
+
+def test_status_and_diff_read_the_tree_without_the_git_edge_or_the_trailers_reader(tmp_path: Path) -> None:
+    """What runs where is in the files: even in a checkout, status and diff load neither the git edge nor the
+    reader of commit trailers (history's), and print what the files say."""
+    from tests.conftest import make_checkout
+
+    root = make_checkout(tmp_path / "repo", {
+        "gitops-tools.yaml": "environments:\n  - name: dev\n  - name: prod\n",
+        "environments/dev/kustomization.yaml": "images:\n  - name: a/b\n    newTag: v2\n",
+        "environments/prod/kustomization.yaml": "images:\n  - name: a/b\n    newTag: v1\n",
+    })
+    for args in (("status",), ("diff", "dev", "prod")):
+        loaded = imported_modules(*args, cwd=root)
+        assert "gitops_tools.cli.seeing" in loaded and "yaml" in loaded, args
+        assert sorted({"git", "gitops_tools.git.repo", "gitops_tools.core.history"} & loaded) == [], args
+    r = subprocess.run([sys.executable, "-m", "gitops_tools", "diff", "dev", "prod"], cwd=root, capture_output=True,
+                       text=True, timeout=60)
+    assert (r.returncode, r.stdout.split()) == (0, ["IMAGE", "dev", "prod", "a/b", "v2", "v1"]), r.stderr
 
 
 def test_a_command_imports_its_own_module_of_the_cli_and_no_other(tmp_path: Path) -> None:
@@ -108,3 +128,30 @@ def test_a_command_imports_its_own_module_of_the_cli_and_no_other(tmp_path: Path
 
     listed = cli.list_commands(None)  # type: ignore[arg-type]
     assert listed == sorted(COMMANDS) and all(cli.get_command(None, n) is not None for n in listed)  # type: ignore[arg-type]
+
+
+def test_the_command_process_runs_without_the_cycle_collector_and_a_caller_keeps_its_own() -> None:
+    """`gitops-tools` as a process of its own switches Python's cycle collector off (a command is short-lived and
+    leaves a few hundred objects in cycles); a program calling main() with arguments in its own process keeps
+    the collector as it was."""
+    probe = (
+        "import gc, sys\n"
+        "import gitops_tools.cli as cli\n"
+        "def leave(code):\n"  # the process's last step: report the collector's state instead of exiting at once
+        "    print('collector on' if gc.isenabled() else 'collector off', flush=True)\n"
+        "    sys.exit(code)\n"
+        "cli._leave = leave\n"
+        "if sys.argv.pop(1) == 'process':\n"
+        "    cli.main()\n"
+        "try:\n"
+        "    cli.main(['--version'])\n"
+        "except SystemExit:\n"
+        "    print('collector on' if gc.isenabled() else 'collector off')\n"
+    )
+    own = subprocess.run([sys.executable, "-c", probe, "process", "--version"], capture_output=True, text=True,
+                         timeout=60)
+    caller = subprocess.run([sys.executable, "-c", probe, "caller"], capture_output=True, text=True, timeout=60)
+    from gitops_tools import __version__
+
+    assert (own.returncode, own.stdout) == (0, f"gitops-tools {__version__}\ncollector off\n"), own.stderr
+    assert (caller.returncode, caller.stdout) == (0, f"gitops-tools {__version__}\ncollector on\n"), caller.stderr

@@ -29,6 +29,8 @@ __all__ = ["cli", "main"]
 def main(argv: list[str] | None = None) -> NoReturn:
     """Run the CLI and exit with the documented code: 0 ok, 1 expected error, 2 usage, 3 bug, 4 partly done, 75 retry,
     130 interrupted, 143 terminated."""
+    if argv is None:  # the process is ours (the console script, python -m gitops_tools), not a caller's
+        _no_cycle_collector()
     try:
         _run(argv)
     except SystemExit as done:
@@ -37,6 +39,18 @@ def main(argv: list[str] | None = None) -> NoReturn:
             raise
         _leave(code)
     raise AssertionError("unreachable")  # pragma: no cover - _run always exits
+
+
+def _no_cycle_collector() -> None:
+    """Switch off Python's cycle collector for this process. A command lives a fraction of a second to a few
+    minutes; the collector would walk every object its imports created, again each time parsing allocates a
+    few thousand more (14 ms of a 100 ms ``status``). What the commands leave in cycles is a few hundred objects,
+    whatever the size of the work (525 after ``status`` over 3,000 images and after ``history`` over 10,000
+    commits); reference counting frees everything else as before. A caller of :func:`main` with arguments (a
+    test, a program using the CLI in its own process) keeps its collector."""
+    import gc
+
+    gc.disable()
 
 
 def _leave(code: int) -> NoReturn:
