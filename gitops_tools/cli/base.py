@@ -7,7 +7,6 @@ that ``--version`` and ``--help`` load nothing else (start-up time is measured i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -180,6 +179,8 @@ def json_done(data: dict[str, Any], diff: str | None, output: str) -> bool:
 
 
 def print_json(data: object) -> None:
+    import json  # only the JSON output pays for it
+
     click.echo(json.dumps(data, indent=2, sort_keys=False))
 
 

@@ -21,9 +21,9 @@ from gitops_tools.commands.workspace import Target, Workspace, resolve_target
 from gitops_tools.commands.writer import Applied, FileEdit, Folding, Landed, Runtime, WriteOptions, land
 from gitops_tools.core import fold, imageplan, policy
 from gitops_tools.core.changes import Change, ImageUpdate
-from gitops_tools.core.history import number, who_set
 from gitops_tools.core.kustomize import ImageSpec, Kustomization, parse_specs, read_kustomization
 from gitops_tools.core.policy import Pipeline
+from gitops_tools.core.records import number
 from gitops_tools.core.reference import ImageRef
 from gitops_tools.core.setters import has_marker, parse_setter
 from gitops_tools.errors import GitopsError, UsageError
@@ -233,6 +233,8 @@ def _pipeline_that_set(ws: Workspace, target: Target, file: str, image: str,
                        value: str) -> tuple[Pipeline | None, str]:
     """The pipeline recorded (``Gitops-Pipeline-Id``/``-Iid`` trailers) by the newest commit that changed
     ``image`` in TARGET, if that commit set it to ``value``; else why it is not known."""
+    from gitops_tools.core.history import who_set  # the trailers' reader: only this look-up needs it
+
     git = ws.git
     if git is None:
         return None, "this tree is not a git checkout, so no history says which pipeline set it"

@@ -14,22 +14,25 @@ from gitops_tools.commands.workspace import Workspace, open_workspace
 from gitops_tools.core.records import CommitRecord
 from gitops_tools.errors import GitopsError
 from gitops_tools.files import find_kustomization, read_text
-from gitops_tools.git.auth import from_environment
-from gitops_tools.git.repo import Git
 
 if TYPE_CHECKING:
     from gitops_tools.core.envstate import EnvImages
+    from gitops_tools.git.repo import Git
 
 
-def repository(cwd: Path, repo_dir: Path | None, verbose: bool = False) -> Workspace:
-    """The GitOps repository around ``cwd`` (or ``repo_dir``), with its git when it is a checkout."""
+def repository(cwd: Path, repo_dir: Path | None, verbose: bool = False, git: bool = True) -> Workspace:
+    """The GitOps repository around ``cwd`` (or ``repo_dir``), with its git when it is a checkout (and ``git``:
+    what reads only the tree, ``status`` and ``diff``, loads no git edge)."""
     import os
 
     ws = open_workspace(cwd, repo_dir)
     if ws.root is None:
         raise GitopsError("not in a GitOps repository", fix="run from the checkout, or pass -C DIR")
-    if not ws.in_checkout:
+    if not ws.in_checkout or not git:
         return ws
+    from gitops_tools.git.auth import from_environment
+    from gitops_tools.git.repo import Git
+
     return ws._replace(git=Git(ws.root, verbose=verbose, credentials=from_environment(os.environ)))
 
 
@@ -52,6 +55,8 @@ def git_of(ws: Workspace) -> Git:
         return ws.git
     if ws.root is None or not ws.in_checkout:
         raise GitopsError("this is not a git checkout, so it has no history", fix="run in a clone of the repository")
+    from gitops_tools.git.repo import Git
+
     return Git(ws.root)
 
 

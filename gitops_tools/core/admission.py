@@ -13,7 +13,6 @@ import datetime
 from collections.abc import Mapping, Sequence
 
 from gitops_tools.config import Environment, parse_duration
-from gitops_tools.core.history import since_when
 from gitops_tools.core.kustomize import KustImage
 from gitops_tools.core.records import CommitRecord
 from gitops_tools.errors import GitopsError, PolicyError
@@ -48,6 +47,8 @@ def check_age(commits: Sequence[CommitRecord], source: str, source_path: str, it
               minimum: datetime.timedelta, now: datetime.datetime, waive: str) -> None:
     """``min_age``: each (image, value) must have run in ``source`` for at least ``minimum``, per the history
     ``commits`` of ``source_path``."""
+    from gitops_tools.core.history import since_when  # only where a min_age policy applies
+
     for image, value in items:
         found = since_when(commits, source, source_path, image, value)
         if found is None:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from gitops_tools.core.records import CommitRecord
+from gitops_tools.core.records import CommitRecord, number
 from gitops_tools.errors import UsageError
 
 # env image old -> new: none of them has a blank (commit_message refuses one), which keeps the match linear
@@ -25,16 +25,9 @@ _TRAILER = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]*):[ \t]*([^\x00-\x08\x0a-\x1f\x
 # What `git cherry-pick -x` appends to a trailer block.
 _CHERRY_PICKED = re.compile(r"\(cherry picked from commit [0-9a-f]{7,64}\)")
 
-_NUMBER = re.compile(r"[0-9]{1,20}")
 # A Gitops-Source-Time value as ci_trailers writes one (GitLab's CI_COMMIT_TIMESTAMP): ISO 8601 to the second.
 SOURCE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
                          r"(Z|[+-][0-9]{2}:[0-9]{2})")
-
-
-def number(value: str | None) -> int | None:
-    """A pipeline number from a CI variable or trailer: 1 to 20 ASCII digits, as GitLab writes them (``str.isdigit``
-    also takes ``²`` or ``٣``, which ``int`` then refuses or reads); None when it is not one."""
-    return int(value) if value and _NUMBER.fullmatch(value) else None
 
 
 class Event(NamedTuple):

@@ -11,8 +11,8 @@ from typing import NamedTuple
 import semver
 
 from gitops_tools.config import Config, Environment
-from gitops_tools.core.history import number
 from gitops_tools.core.kustomize import KustImage
+from gitops_tools.core.records import number
 from gitops_tools.errors import PolicyError
 
 

@@ -1,11 +1,21 @@
-"""A commit as the git edge reads it: the one record that history, policies and release maths all take.
+"""A commit as the git edge reads it: the one record that history, policies and release maths all take; and a
+pipeline number as its trailers (and GitLab's CI variables) carry one.
 
 Pure: a value, no git.
 """
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
+
+_NUMBER = re.compile(r"[0-9]{1,20}")
+
+
+def number(value: str | None) -> int | None:
+    """A pipeline number from a CI variable or trailer: 1 to 20 ASCII digits, as GitLab writes them (``str.isdigit``
+    also takes ``²`` or ``٣``, which ``int`` then refuses or reads); None when it is not one."""
+    return int(value) if value and _NUMBER.fullmatch(value) else None
 
 
 class CommitRecord(NamedTuple):
