@@ -14,7 +14,6 @@ and what it says about each change. Pure: the time and the random part of an id 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Literal, NamedTuple
@@ -77,6 +76,8 @@ def ci_environment(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
 
 def encode(change: PendingChange) -> str:
     """The pending commit's message: a subject, then the change as one line of JSON."""
+    import json  # only a folded change is written as JSON
+
     data = {"id": change.id, "target": change.target, "specs": list(change.specs), "setters": list(change.setters),
             "add": change.add, "allow_downgrade": change.allow_downgrade, "env": dict(change.env)}
     return f"{_HEADER} {change.id}\n\n{json.dumps(data, sort_keys=True, ensure_ascii=True)}\n"
@@ -87,6 +88,8 @@ def decode(message: str) -> PendingChange | None:
     subject, _, rest = message.partition("\n")
     if not subject.startswith(_HEADER + " "):
         return None
+    import json
+
     try:
         data = json.loads(rest.strip())
         change = PendingChange(

@@ -16,7 +16,6 @@ Pure: text in, tuples out.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import NamedTuple, Union
 
@@ -89,6 +88,8 @@ def _index(m: re.Match[str]) -> Segment:
 
 
 def _quoted(m: re.Match[str]) -> Segment:
+    import json  # a quoted key is rare: the JSON module is loaded for it alone
+
     return Key(str(json.loads(m.group(1))))
 
 
@@ -108,6 +109,8 @@ def format_keypath(path: KeyPath) -> str:
             if _BARE.fullmatch(seg.name):
                 out.append(("." if out else "") + seg.name)
             else:
+                import json  # a key that needs quoting is rare
+
                 out.append(f"[{json.dumps(seg.name)}]")
         elif isinstance(seg, Index):
             out.append(f"[{seg.position}]")

@@ -9,7 +9,6 @@ Pure: text in, text and Change values out.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from collections.abc import Mapping as MappingABC
@@ -89,6 +88,8 @@ def apply_setters(
             if not m or scalar.start in seen:  # an alias reaches its anchor's scalar twice
                 continue
             seen.add(scalar.start)
+            import json  # a marker is rare: the JSON module is loaded for one
+
             try:
                 marker = json.loads(m.group(1))["$imagepolicy"]
             except (ValueError, KeyError, TypeError):
