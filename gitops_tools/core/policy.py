@@ -5,21 +5,38 @@ Pure: values in, a refusal (message) or nothing out.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import NamedTuple
-
-import semver
+from typing import TYPE_CHECKING, NamedTuple
 
 from gitops_tools.config import Config, Environment
 from gitops_tools.core.kustomize import KustImage
 from gitops_tools.core.records import number
 from gitops_tools.errors import PolicyError
 
+if TYPE_CHECKING:
+    import semver
+
+# MAJOR.MINOR.PATCH and nothing else, as semver writes them (no leading zeros, ASCII digits): most image tags.
+# Such versions order as their three numbers do, so they are compared without the semver library (loading it
+# and parsing two thousand versions is a tenth of promoting a thousand images); every other tag goes to it.
+_PLAIN = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
+
+
+def _plain(tag: str | None) -> tuple[int, int, int] | None:
+    """``1.4.2`` or ``v1.4.2`` as its three numbers; None for anything else (pre-releases and builds included)."""
+    if not tag:
+        return None
+    m = _PLAIN.fullmatch(tag, 1 if tag[:1] in ("v", "V") else 0)
+    return (int(m[1]), int(m[2]), int(m[3])) if m else None
+
 
 def parse_semver(tag: str | None) -> semver.Version | None:
     """``1.4.2`` or ``v1.4.2`` (pre-release and build parts allowed) as a Version, else None."""
     if not tag:
         return None
+    import semver
+
     text = tag[1:] if tag[:1] in ("v", "V") else tag
     try:
         return semver.Version.parse(text)
@@ -27,12 +44,20 @@ def parse_semver(tag: str | None) -> semver.Version | None:
         return None
 
 
+def is_semver(tag: str | None) -> bool:
+    """Whether :func:`parse_semver` reads ``tag``."""
+    return _plain(tag) is not None or parse_semver(tag) is not None
+
+
 def downgrade(current_tag: str | None, new_tag: str | None) -> str | None:
     """Why ``new_tag`` is a downgrade from ``current_tag`` (both semver), or None when it is not one."""
-    old, new = parse_semver(current_tag), parse_semver(new_tag)
-    if old is None or new is None or new >= old:
-        return None
-    return f"{new_tag} is older than {current_tag}"
+    plain_old, plain_new = _plain(current_tag), _plain(new_tag)
+    if plain_old is not None and plain_new is not None:
+        older = plain_new < plain_old
+    else:
+        old, new = parse_semver(current_tag), parse_semver(new_tag)
+        older = old is not None and new is not None and new < old
+    return f"{new_tag} is older than {current_tag}" if older else None
 
 
 class Pipeline(NamedTuple):
@@ -48,8 +73,6 @@ class Pipeline(NamedTuple):
         return f"pipeline #{self.iid} of {self.project or 'its project'}"
 
 
-
-
 def running_pipeline(env: Mapping[str, str]) -> Pipeline | None:
     """The pipeline this run belongs to, from GitLab CI's variables; None outside a pipeline."""
     pipeline = Pipeline(number(env.get("CI_PIPELINE_ID")), number(env.get("CI_PIPELINE_IID")),
@@ -61,7 +84,7 @@ def needs_pipelines(current_tag: str | None, new_tag: str | None) -> bool:
     """True when semver cannot order the two tags, so the pipelines that made them must."""
     if not current_tag or not new_tag or current_tag == new_tag:
         return False
-    return parse_semver(current_tag) is None or parse_semver(new_tag) is None
+    return not is_semver(current_tag) or not is_semver(new_tag)
 
 
 class Ordering(NamedTuple):

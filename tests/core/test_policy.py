@@ -242,6 +242,36 @@ def test_order_never_both_refuses_and_doubts_and_only_semver_or_an_older_pipelin
                     and (setter.id is None or running.id is None) and running.iid < setter.iid))
 
 
+_PART = st.sampled_from(["0", "1", "2", "9", "10", "01", "007", "99999999999999999999", "٣", "x"])
+_ANY_TAG = st.one_of(
+    st.builds(lambda p, a, b, c, pre, build: f"{p}{a}.{b}.{c}{pre}{build}",
+              st.sampled_from(["", "v", "V", "vv", " "]), _PART, _PART, _PART,
+              st.sampled_from(["", "-rc.1", "-rc.2", "-alpha", "-0", "-01"]), st.sampled_from(["", "+build.5", "+b"])),
+    st.sampled_from(["", "1.3", "1", "1.2.3.4", "1.2.3\n", "latest", "3f2a1bc", "v"]),
+    st.text(alphabet="0123456789.v-+rc", max_size=10),
+)
+
+
+def _semver_only(current: str, new: str) -> str | None:
+    """What downgrade said when the semver library read every tag."""
+    def read(tag: str) -> semver.Version | None:
+        try:
+            return semver.Version.parse(tag[1:] if tag[:1] in ("v", "V") else tag) if tag else None
+        except ValueError:
+            return None
+    old, young = read(current), read(new)
+    return None if old is None or young is None or young >= old else f"{new} is older than {current}"
+
+
+@settings(max_examples=1000, deadline=None)
+@given(current=_ANY_TAG, new=_ANY_TAG)
+def test_downgrade_and_needs_pipelines_answer_as_the_semver_library_does(current: str, new: str) -> None:
+    """Plain MAJOR.MINOR.PATCH tags are compared without the semver library: the answers must be its own."""
+    assert downgrade(current, new) == _semver_only(current, new)
+    both = parse_semver(current) is not None and parse_semver(new) is not None  # parse_semver is the library's
+    assert needs_pipelines(current, new) == (bool(current) and bool(new) and current != new and not both)
+
+
 # --- is_mutable, check_mutable -------------------------------------------------------------------------------
 
 
