@@ -155,3 +155,29 @@ def test_the_command_process_runs_without_the_cycle_collector_and_a_caller_keeps
 
     assert (own.returncode, own.stdout) == (0, f"gitops-tools {__version__}\ncollector off\n"), own.stderr
     assert (caller.returncode, caller.stdout) == (0, f"gitops-tools {__version__}\ncollector on\n"), caller.stderr
+
+
+def test_the_command_switches_the_collector_off_before_it_imports_the_command_line() -> None:
+    """The console script (and `python -m gitops_tools`) runs gitops_tools.__main__.run: the collector is off
+    before click and the commands are imported, not only once they are."""
+    import tomlkit
+
+    from tests.conftest import ROOT
+
+    scripts = tomlkit.parse((ROOT / "pyproject.toml").read_text())["project"]["scripts"]  # type: ignore[index]
+    assert dict(scripts) == {"gitops-tools": "gitops_tools.__main__:run"}  # type: ignore[call-overload]
+    probe = (
+        "import gc, sys\n"
+        "real = gc.disable\n"
+        "def disable():\n"
+        "    print('click imported' if 'click' in sys.modules else 'click not imported yet', flush=True)\n"
+        "    real()\n"
+        "gc.disable = disable\n"
+        "from gitops_tools.__main__ import run\n"
+        "run()\n"
+    )
+    r = subprocess.run([sys.executable, "-c", probe, "--version"], capture_output=True, text=True, timeout=60)
+    from gitops_tools import __version__
+
+    assert (r.returncode, r.stdout.splitlines()) == (0, ["click not imported yet", "click imported",
+                                                         f"gitops-tools {__version__}"]), r.stderr

@@ -46,8 +46,9 @@ def _no_cycle_collector() -> None:
     minutes; the collector would walk every object its imports created, again each time parsing allocates a
     few thousand more (14 ms of a 100 ms ``status``). What the commands leave in cycles is a few hundred objects,
     whatever the size of the work (525 after ``status`` over 3,000 images and after ``history`` over 10,000
-    commits); reference counting frees everything else as before. A caller of :func:`main` with arguments (a
-    test, a program using the CLI in its own process) keeps its collector."""
+    commits); reference counting frees everything else as before. The console script switches it off sooner,
+    before this module is imported (:func:`gitops_tools.__main__.run`). A caller of :func:`main` with arguments
+    (a test, a program using the CLI in its own process) keeps its collector."""
     import gc
 
     gc.disable()
