@@ -91,8 +91,8 @@ def test_a_bump_in_a_checkout_commits_without_loading_gitpython_or_filelock(tmp_
 
 
 def test_status_and_diff_read_the_tree_without_the_git_edge_or_the_trailers_reader(tmp_path: Path) -> None:
-    """What runs where is in the files: even in a checkout, status and diff load neither the git edge nor the
-    reader of commit trailers (history's), and print what the files say."""
+    """What runs where is in the files: even in a checkout, status and diff load neither the git edge, nor the
+    reader of commit trailers (history's), nor what edits files; and they print what the files say."""
     from tests.conftest import make_checkout
 
     root = make_checkout(tmp_path / "repo", {
@@ -103,7 +103,8 @@ def test_status_and_diff_read_the_tree_without_the_git_edge_or_the_trailers_read
     for args in (("status",), ("diff", "dev", "prod")):
         loaded = imported_modules(*args, cwd=root)
         assert "gitops_tools.cli.seeing" in loaded and "yaml" in loaded, args
-        assert sorted({"git", "gitops_tools.git.repo", "gitops_tools.core.history"} & loaded) == [], args
+        assert sorted({"git", "gitops_tools.git.repo", "gitops_tools.core.history", "gitops_tools.core.yamledit",
+                       "gitops_tools.core.changes"} & loaded) == [], args  # nor the splicer of an edit
     r = subprocess.run([sys.executable, "-m", "gitops_tools", "diff", "dev", "prod"], cwd=root, capture_output=True,
                        text=True, timeout=60)
     assert (r.returncode, r.stdout.split()) == (0, ["IMAGE", "dev", "prod", "a/b", "v2", "v1"]), r.stderr

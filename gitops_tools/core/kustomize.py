@@ -12,22 +12,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence as Seq
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from gitops_tools.core.changes import Change
 from gitops_tools.errors import GitopsError, InvalidReference, YamlError
 from gitops_tools.core.keypath import Key, Select, format_keypath
 from gitops_tools.core.reference import format_reference, validate_digest, validate_name, validate_tag
 from gitops_tools.core.yamldoc import STR_TAG, Mapping, Node, Scalar, Sequence, line_col, parse_documents
-from gitops_tools.core.yamledit import (
-    Splice,
-    append_item,
-    apply_splices,
-    delete_key,
-    insert_key,
-    set_key_to_items,
-    set_scalar,
-)
+
+if TYPE_CHECKING:  # what reads a kustomization (status, diff) loads neither the splicer nor the change records
+    from gitops_tools.core.changes import Change
+    from gitops_tools.core.yamledit import Splice
 
 KEEP = "*"
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -293,6 +287,16 @@ def set_images(kust: Kustomization, targets: Seq[KustImage]) -> tuple[str, tuple
     Scalar replacements are spliced in one pass; a key that must be added or removed changes the structure,
     so those are applied one at a time on a fresh parse.  The result is read back and checked.
     """
+    from gitops_tools.core.changes import Change
+    from gitops_tools.core.yamledit import (
+        append_item,
+        apply_splices,
+        delete_key,
+        insert_key,
+        set_key_to_items,
+        set_scalar,
+    )
+
     changes: list[Change] = []
     text = kust.text
     scalar_splices: list[Splice] = []
