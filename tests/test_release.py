@@ -751,6 +751,34 @@ def test_tags_exist_but_none_reachable(tmp_path: Path) -> None:
     assert state(work, remote) == before
 
 
+def test_an_unreachable_only_tag_is_the_error_even_when_its_version_also_disagrees(tmp_path: Path) -> None:
+    """With one release tag, whether HEAD reaches it is checked beside the git log: when it does not, that is the
+    error, as when git describe found no tag, not the disagreement of a tag that is not the last release."""
+    remote, work, _ = library(tmp_path, tag=None, messages=("feat: a",))
+    git(work, "checkout", "-q", "-b", "other")
+    commit(work, "fix: elsewhere")
+    git(work, "tag", "-a", "v9.0.0", "-m", "on another branch, and not the version of pyproject.toml")
+    git(work, "checkout", "-q", "main")
+    before = state(work, remote)
+    for args in (("release",), ("release", "--print-next-version"), ("-o", "json", "release", "--dry-run")):
+        r = run(work, *args)
+        assert r.returncode == 1, (args, r.stdout)
+        assert r.stderr.splitlines()[0] == "error: no tag matching v[0-9]* is reachable from HEAD, though some exist"
+    assert state(work, remote) == before
+
+
+def test_the_only_tag_on_head_leaves_nothing_to_release_and_one_behind_counts_what_follows(tmp_path: Path) -> None:
+    _, work, _ = library(tmp_path)  # v1.2.3 on HEAD, the only release tag
+    r = run(work, "-v", "release", "--print-next-version")
+    assert (r.returncode, r.stdout) == (0, ""), r.stderr
+    assert r.stderr.splitlines()[1:] == ["$ git tag --list --sort=v:refname 'v[0-9]*'",
+                                         "$ git merge-base --is-ancestor 'refs/tags/v1.2.3^{commit}' HEAD &",
+                                         "$ git log -z --format=%B v1.2.3..HEAD"]  # no git describe
+    commit(work, "feat: b")
+    r = run(work, "release", "--print-next-version")
+    assert (r.returncode, r.stdout) == (0, "1.3.0\n"), r.stderr
+
+
 def test_first_release_without_any_tag_counts_the_whole_history(tmp_path: Path) -> None:
     remote, work, _ = library(tmp_path, tag=None, messages=("fix: a",))
     r = run(work, "release", "--print-next-version")

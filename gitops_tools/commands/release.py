@@ -187,7 +187,7 @@ def _release_in(git: Git, rel: str, branch: str, warnings: _Warnings, remote: Or
     pushes them."""
     pushing = run.push and not run.reading
     inputs = read_inputs(git.root, rel, run.tag_prefix)
-    if not run.reading and git.describe(inputs.pattern) is None and not git.tags(inputs.pattern):
+    if not run.reading and not git.tags(inputs.pattern):  # no release tag at all (describe would find none)
         remote = remote or find_origin(git, run.env)
         if remote is not None:  # a clone made without tags would otherwise start the history over
             try:
@@ -279,16 +279,48 @@ def _announce(targets: tuple[NotifyTarget, ...], done: ReleaseResult, branch: st
 
 def _plan(git: Git, inputs: Inputs, rel: str, run: _Run, warnings: _Warnings) -> ReleaseResult:
     """Read the tags and the unreleased range (one ``git log``), and plan."""
+    candidates = git.tags(inputs.pattern)
+    if len(candidates) != 1:
+        last_tag = git.describe(inputs.pattern) if candidates else None
+        return _plan_from(git, inputs, rel, run, warnings, last_tag, bool(candidates), None)
+    # One release tag: the last release is that tag when HEAD reaches it, which `git describe` learns by walking
+    # back to it (the whole history when all of it is unreleased). Here a second process checks it while the
+    # git log of the range runs: two walks on two processors, one after the other no more.
+    with git.started("merge-base", "--is-ancestor", f"refs/tags/{candidates[0]}^{{commit}}", "HEAD") as reaches:
+        return _plan_from(git, inputs, rel, run, warnings, candidates[0], True, lambda: reaches() == 0)
+
+
+def _plan_from(git: Git, inputs: Inputs, rel: str, run: _Run, warnings: _Warnings, last_tag: str | None,
+               any_tags: bool, reached: Callable[[], bool] | None) -> ReleaseResult:
+    """:func:`_plan` once the last release tag is known; ``reached`` (when not None) says, waiting as long as it
+    takes, whether HEAD reaches ``last_tag``: if it does not, no release tag is reachable, as ``git describe``
+    would have said, and that is the error whatever else is wrong."""
+    pattern = inputs.pattern
+    unreachable = GitopsError(f"no tag matching {pattern} is reachable from HEAD, though some exist",
+                              fix="fetch or merge the branch that carries the last release, then run again")
+    if last_tag is None and any_tags:
+        raise unreachable
+    try:
+        plan = _plan_range(git, inputs, rel, run, warnings, last_tag, reached is not None)
+    except GitopsError:
+        if reached is not None and not reached():
+            raise unreachable from None
+        raise
+    if reached is not None and not reached():
+        raise unreachable
+    return plan
+
+
+def _plan_range(git: Git, inputs: Inputs, rel: str, run: _Run, warnings: _Warnings, last_tag: str | None,
+                alone: bool) -> ReleaseResult:
+    """The plan of the range after ``last_tag`` (``alone``: the only release tag there is)."""
     config, prefix, pattern = inputs.config, inputs.config.tag_prefix, inputs.pattern
-    last_tag = git.describe(pattern)
-    if last_tag is None and git.tags(pattern):
-        raise GitopsError(f"no tag matching {pattern} is reachable from HEAD, though some exist",
-                          fix="fetch or merge the branch that carries the last release, then run again")
     if last_tag is None and run.reading and git.remotes():  # a dry run fetches nothing: say what a real run does
         warnings.append(f"no tag matching {pattern} here: the range starts at the first commit; if origin has "
                         "release tags, a real run fetches them first (or: git fetch --tags)")
     final = last_tag is None or "-" not in last_tag[len(prefix):]
-    last_final = last_tag if final else git.describe(pattern, [f"{prefix}*-*"])
+    # the last final release: the tag itself, or (after a pre-release) the newest final one; none when alone
+    last_final = last_tag if final else None if alone else git.describe(pattern, [f"{prefix}*-*"])
     current_v = parse_version(inputs.current, inputs.pyproject)
     if last_tag and parse_version(last_tag[len(prefix):], last_tag) != current_v:
         raise GitopsError(f"version {inputs.current} disagrees with the last tag {last_tag}", file=inputs.pyproject,

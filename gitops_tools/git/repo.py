@@ -232,6 +232,38 @@ class Git:
             raise _Failed(int(err.status) if isinstance(err.status, int) else 1, words) from None
         return ""
 
+    @contextlib.contextmanager
+    def started(self, *args: str) -> Iterator[Callable[[], int]]:
+        """``git ARGS`` started now and left to run beside what the caller does next (two walks of a long history
+        on two processors): the block gets a function that waits for its end and returns its exit status. Leaving
+        the block stops it if it still runs."""
+        if self.verbose:
+            self.echo("$ " + self._shown(args) + " &")
+        try:
+            proc = self._spawn(args, self.env)
+        except _Failed as err:
+            failed = err.status
+            yield lambda: failed
+            return
+        _RUNNING.add(proc)
+
+        def ended() -> int:
+            if proc.returncode is None:
+                _output(proc)
+            return int(proc.returncode)
+
+        try:
+            with proc:
+                try:
+                    yield ended
+                finally:
+                    if proc.poll() is None:
+                        proc.kill()
+                        proc.wait()
+        finally:
+            _RUNNING.discard(proc)
+            _STOPPED.discard(proc)
+
     def run(self, *args: str, env: Mapping[str, str] | None = None) -> str:
         """A local command; a failure is a :class:`GitopsError` with git's words."""
         try:
