@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -325,13 +326,16 @@ def scenario_read(tools: Tools, tmp: Path, runs: int) -> tuple[list[Row], list[s
     status_json = Case("-o json status", repo, fixed(tools.gitops_tools, "-o", "json", "status"))
     cat = Case("cat", repo, fixed("cat", *files))
     load = Case("python -c yaml.load", repo, fixed(tools.python, "-c", YAML_LOAD, *files))
-    measure(tools, [status, status_json, cat, load], runs)
+    libraries = Case("python -c 'import click, yaml'", repo, fixed(tools.python, "-c", "import click, yaml"))
+    measure(tools, [status, status_json, cat, load, libraries], runs)
     floor_load = "`python -c` loading the 3 files (CSafeLoader)"
     rows += [
         Row("2a. `status`", size, status, cat, "`cat` of the 3 kustomizations"),
         Row("2a. `status`", size, status, load, floor_load),
         Row("2b. `-o json status`", size, status_json, cat, "`cat` of the 3 kustomizations"),
         Row("2b. `-o json status`", size, status_json, load, floor_load),
+        Row(f"2e. reference, not gitops-tools: `{libraries.label}` (Python with the CLI and YAML libraries)", "-",
+            libraries, load, floor_load),
     ]
 
     for commits in HISTORY_SIZES:
@@ -343,12 +347,27 @@ def scenario_read(tools: Tools, tmp: Path, runs: int) -> tuple[list[Row], list[s
                    fixed(tools.gitops_tools, "history", "dev", "--image", QUERY_IMAGE))
         log = Case(f"git log ({commits})", repo,
                    fixed(tools.git, "log", "--format=%H%x1f%B", "--output=/dev/null", "--", "environments"))
-        measure(tools, [hist, one, log], runs)
+        its_log = Case(f"history's git log ({commits})", repo, fixed(*history_log(tools, repo)))
+        measure(tools, [hist, one, log, its_log], runs)
         rows += [
             Row("2c. `history`", size, hist, log, FLOOR_LOG),
             Row(f"2d. `history dev --image {QUERY_IMAGE}`", size, one, log, FLOOR_LOG),
+            Row("2f. reference, not gitops-tools: the `git log` that `history` runs (with `--name-only`: the files "
+                "each commit changed)", size, its_log, log, FLOOR_LOG),
         ]
     return rows, notes
+
+
+def history_log(tools: Tools, repo: Path) -> list[str]:
+    """The ``git log`` command ``gitops-tools -v history`` says it runs (its file names are the extra work it asks
+    of git, beyond the floor's messages), as an argument list writing to /dev/null as the floor does."""
+    shown = tools.run([tools.gitops_tools, "-v", "history"], repo).stderr
+    line = next((ln for ln in shown.splitlines() if ln.startswith("$ git ") and " log " in ln), None)
+    if line is None or " -- " not in line:
+        raise SystemExit(f"{repo}: `gitops-tools -v history` showed no git log command with paths:\n{shown}")
+    argv = shlex.split(line[2:])[1:]
+    paths = argv.index("--")
+    return [tools.git, *argv[:paths], "--output=/dev/null", *argv[paths:]]
 
 
 # -------------------------------------------------------------------------------------------------- report

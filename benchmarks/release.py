@@ -425,6 +425,8 @@ class Group:
     floor: list[Case]
     floor_name: str
     floor_target: float | None  # the target ratio to the floor, where there is one
+    # measured with the rest but neither a peer nor a floor part: Python with the CLI library alone
+    references: list[Case] = field(default_factory=list)
 
     @property
     def floor_median_ms(self) -> float:
@@ -473,11 +475,11 @@ def scenarios_at(tools: Tools, peers_bin: Path, tmp: Path, n: int, runs: int, ti
         return c
 
     def run_group(scenario: str, tool: Case, peer_cases: list[Case], floor: list[Case], floor_name: str,
-                  target: float | None) -> None:
-        measure(tools, [tool, *peer_cases, *floor], runs, timeout)
+                  target: float | None, references: list[Case] | None = None) -> None:
+        measure(tools, [tool, *peer_cases, *floor, *(references or [])], runs, timeout)
         for c in peer_cases:
             previous[c.key] = (n, min(c.times) if c.ok else None, c.status)
-        groups.append(Group(scenario, n, tool, peer_cases, floor, floor_name, target))
+        groups.append(Group(scenario, n, tool, peer_cases, floor, floor_name, target, references or []))
 
     py_rel = Case("python -c pass", [tools.python, "-c", "pass"], rel_repo, must_pass=True)
     log_rel = Case("git log --format=%H%x1f%B v1.0.0..HEAD",
@@ -500,7 +502,8 @@ def scenarios_at(tools: Tools, peers_bin: Path, tmp: Path, n: int, runs: int, ti
             [Case("git log --format=%H%x1f%B v1.0.0..HEAD", [tools.git, "log", "--format=%H%x1f%B", "v1.0.0..HEAD"],
                   all_repo, must_pass=True),
              Case("python -c pass", [tools.python, "-c", "pass"], all_repo, must_pass=True)],
-            floor_rel, 2.0)
+            floor_rel, 2.0,
+            [Case(CLICK_ONLY, [tools.python, "-c", "import click"], all_repo, must_pass=True)])
         shutil.rmtree(all_repo)
     if 1 not in chosen and 2 not in chosen and 3 not in chosen:
         shutil.rmtree(rel_repo)
@@ -678,8 +681,16 @@ def details(groups: list[Group], titles: dict[str, str]) -> list[str]:
                            f"| {len(c.times)} | | |")
             out.append(f"| {g.size:,} | **floor** = {g.floor_name} | {g.floor_median_ms:,.1f} | {g.floor_min_ms:,.1f} "
                        f"| | | {ratio(g.tool, g.floor_median_ms)} |")
+            for c in g.references:
+                out.append(f"| {g.size:,} | reference, not gitops-tools: `{c.label}` | {c.median_ms:,.1f} "
+                           f"| {c.min_ms:,.1f} | {len(c.times)} | | |")
+                with_log = c.median_ms + sum(f.median_ms for f in g.floor if f.label.startswith("git "))
+                out.append(f"| {g.size:,} | reference + the floor's `git log` | {with_log:,.1f} | | | | "
+                           f"{ratio(g.tool, with_log)} |")
     return out
 
+
+CLICK_ONLY = "python -c 'import click'"  # what Python with the CLI library alone costs
 
 TITLES = {
     "1. next version":
