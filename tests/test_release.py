@@ -735,12 +735,18 @@ def test_relative_repo_url_is_read_from_where_the_command_runs(tmp_path: Path) -
     assert git(remote, "tag", "--list") == "v1.2.3\nv1.2.4\n"
 
 
-def test_tags_exist_but_none_reachable(tmp_path: Path) -> None:
+def tagged_elsewhere(tmp_path: Path, tag: str) -> tuple[Path, Path]:
+    """A library without a release tag on main, and ``tag`` on a commit of another branch: (remote, clone)."""
     remote, work, _ = library(tmp_path, tag=None, messages=("feat: a",))
     git(work, "checkout", "-q", "-b", "other")
     commit(work, "fix: elsewhere")
-    git(work, "tag", "-a", "v1.2.3", "-m", "on another branch")
+    git(work, "tag", "-a", tag, "-m", "on another branch")
     git(work, "checkout", "-q", "main")
+    return remote, work
+
+
+def test_tags_exist_but_none_reachable(tmp_path: Path) -> None:
+    remote, work = tagged_elsewhere(tmp_path, "v1.2.3")
     before = state(work, remote)
     r = run(work, "release")
     assert r.returncode == 1
@@ -754,11 +760,7 @@ def test_tags_exist_but_none_reachable(tmp_path: Path) -> None:
 def test_an_unreachable_only_tag_is_the_error_even_when_its_version_also_disagrees(tmp_path: Path) -> None:
     """With one release tag, whether HEAD reaches it is checked beside the git log: when it does not, that is the
     error, as when git describe found no tag, not the disagreement of a tag that is not the last release."""
-    remote, work, _ = library(tmp_path, tag=None, messages=("feat: a",))
-    git(work, "checkout", "-q", "-b", "other")
-    commit(work, "fix: elsewhere")
-    git(work, "tag", "-a", "v9.0.0", "-m", "on another branch, and not the version of pyproject.toml")
-    git(work, "checkout", "-q", "main")
+    remote, work = tagged_elsewhere(tmp_path, "v9.0.0")  # not the version of pyproject.toml either
     before = state(work, remote)
     for args in (("release",), ("release", "--print-next-version"), ("-o", "json", "release", "--dry-run")):
         r = run(work, *args)
