@@ -413,7 +413,7 @@ ERRORS = [
         'unknown key "allow_downgrades"',
         'did you mean "allow_downgrade"? '
         "keys allowed here: allow_downgrade, refuse_mutable_tags, mutable_tags, promote_to_next_only, "
-        "only_from_previous, min_age",
+        "only_from_previous, require_digest, min_age",
         3,
         3,
         "policies.allow_downgrades",

@@ -23,6 +23,7 @@ from gitops_tools.core.checks import (
     Finding,
     RepoFacts,
     check_applications,
+    check_digests,
     check_secrets,
     check_tags,
     check_unused_images,
@@ -114,6 +115,7 @@ def validate(cwd: Path, repo_dir: Path | None, names: Sequence[str], verbose: bo
         images = rendered_images(objects)
         findings += check_unused_images(env.name, kdisplay, entries, images)
         findings += check_tags(config, env, images)
+        findings += check_digests(config, env, images)
         findings += check_secrets(env.name, objects)
         values: dict[str, str | None] = {}
         for options in config.images:

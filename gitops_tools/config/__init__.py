@@ -32,6 +32,7 @@ reference; in short, every key, its type and its default::
       mutable_tags: [latest, main, master, develop, dev, stable, edge, nightly]   # list of str
       promote_to_next_only: true  # bool: promotion only to the next environment unless --force
       only_from_previous: true    # bool: a protected environment takes only what the environment before it runs
+      require_digest: false       # bool: protected environments run every image by digest (name:tag@sha256:...)
       min_age:                    # mapping: target environment -> how long a version must have run in the
         prod: 1d                  #   environment it comes from (a number and s, m, h or d; from history)
     notify:                       # optional list: where to announce a change once it has landed

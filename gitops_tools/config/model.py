@@ -116,6 +116,7 @@ class Policies:
     mutable_tags: tuple[str, ...] = DEFAULT_MUTABLE_TAGS
     promote_to_next_only: bool = True
     only_from_previous: bool = True
+    require_digest: bool = False  # protected environments run every image by digest (a re-pushed tag deploys nothing)
     min_age: tuple[tuple[str, str], ...] = ()  # (target environment, duration text), as written
 
     def min_age_for(self, target: str) -> str | None:

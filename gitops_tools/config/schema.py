@@ -406,6 +406,7 @@ POLICIES = Section(model.Policies, fields=(
                                  null_fix="write [] for no mutable tags, or delete the key to use the defaults")),
     Field("promote_to_next_only", Bool()),
     Field("only_from_previous", Bool()),
+    Field("require_digest", Bool()),
     Field("min_age", MapOf("environment", Str(one_of=OneOf("environment", "environments", _environment_names)),
                            Str(check=_duration, expected="a duration such as 1d", type_fix=_DURATION_FIX))),
 ))

@@ -126,6 +126,18 @@ def check_tags(config: Config, env: Environment, images: Sequence[RenderedImage]
     return findings
 
 
+def check_digests(config: Config, env: Environment, images: Sequence[RenderedImage]) -> list[Finding]:
+    """In a protected environment under policy ``require_digest``, a container whose image has no digest (the
+    images an overlay does not override too: the base's, a mirror's) is an error: ``image set`` and ``promote``
+    refuse to write one, and this finds those already there."""
+    if not (env.protected and config.policies.require_digest):
+        return []
+    return [Finding(ERROR, env.name, "missing-digest", None, f"{i.obj} container {i.container}",
+                    f"image {i.image!r} has no digest in a protected environment (policy require_digest); pin it "
+                    "as NAME:TAG@sha256:... in the environment's images")
+            for i in images if not split_image(i.image)[2]]
+
+
 def check_secrets(env: str | None, objects: Iterable[Mapping[str, Any]]) -> list[Finding]:
     """A Secret with data in git: secret material belongs in Vault, read through an ExternalSecret."""
     findings = []

@@ -123,6 +123,7 @@ def plan_set(res: Resolution, facts: Facts, *, config: Config, target: Target, a
                 continue
         if target.env is not None and current != target_entry:
             policy.check_mutable(config, target.env, name, target_entry, kfile)
+            policy.check_digest(config, target.env, name, target_entry, kfile)
         wanted.append(target_entry)
         if current != target_entry:
             changed.append(target_entry)

@@ -127,6 +127,20 @@ def is_mutable(config: Config, tag: str | None, digest: str | None) -> bool:
     return not tag or tag.lower() in {t.lower() for t in config.policies.mutable_tags}
 
 
+def check_digest(config: Config, env: Environment, name: str, entry: KustImage, file: str) -> None:
+    """Protected environments run images by digest (policy ``require_digest``): a tag alone can be pushed again
+    with other contents, and the environment would deploy them."""
+    if not (env.protected and config.policies.require_digest) or entry.digest:
+        return
+    raise PolicyError(
+        f"{env.name} is protected and runs images by digest only: {name} has none",
+        file=file,
+        key=f"images[name={name}].digest",
+        fix=(f"set it with the digest the build printed, e.g. image set {env.name} '{name}=*:TAG@sha256:...', or "
+             f"promote it from an environment that runs it by digest (policy require_digest in gitops-tools.yaml)"),
+    )
+
+
 def check_mutable(config: Config, env: Environment, name: str, entry: KustImage, file: str) -> None:
     """Protected environments refuse mutable tags (policy ``refuse_mutable_tags``)."""
     if not (env.protected and config.policies.refuse_mutable_tags):

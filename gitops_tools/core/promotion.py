@@ -58,6 +58,7 @@ def plan_promotion(config: Config, src: EnvImages, dst: EnvImages, images: Seque
     if target_env.protected:
         for item in items:
             policy.check_mutable(config, target_env, item.image, item.source, dst.file)
+            policy.check_digest(config, target_env, item.image, item.source, dst.file)
     return items
 
 
