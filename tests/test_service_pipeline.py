@@ -21,6 +21,7 @@ from tests.pyindexserver import Index, start_index
 from tests.test_gitlab_ci import gitlab_ci_local
 
 JOB_TOKEN = "job-t0ken-of-the-service"
+DIGEST = "sha256:" + "5e" * 32  # what the fake build says it pushed
 
 EXAMPLE = ROOT / "ci/examples/service.gitlab-ci.yml"
 ENVIRONMENTS = {
@@ -91,6 +92,7 @@ def service(tmp_path: Path) -> Path:
         "build:\n"
         "  script:\n"
         '    - echo "built $IMAGE_REPOSITORY:$CI_COMMIT_SHORT_SHA"\n'
+        f'    - echo "GITOPS_DIGEST={DIGEST}" > build.env\n'  # as the example's build does from kaniko's digest
     )
     (service / "app.py").write_text("print('api')\n")
     git(service, "init", "-q", "-b", "main")
@@ -148,14 +150,15 @@ def test_the_example_pipeline_deploys_dev_promotes_staging_and_opens_a_merge_req
     assert f'"GET /packages/{wheel.name} HTTP/1.1" 200' in served, served[-3000:]  # then pip's cache may serve it
     assert f"built registry.gitlab.com/aegis/app/api:{sha}" in out
     assert re.search(r"^promote:prod\s+starting", out, re.M) is None  # manual: not run by the pipeline
-    # dev got the tag on main, with the trailers of the pipeline
-    assert f"newTag: {sha}" in kustomization(gitops_remote, "main", "dev")
+    # dev got the tag and the digest the build pushed on main, with the trailers of the pipeline
+    pinned = re.compile(rf"newTag: {sha}[0-9a-f]*\n    digest: {DIGEST}\n")  # CI's short sha may be longer
+    assert pinned.search(kustomization(gitops_remote, "main", "dev"))
     log = git(gitops_remote, "log", "--format=%s%n%(trailers:only)%x00", "main").split("\x00")
     dev_commit = next(c for c in log if "Gitops-Change: dev aegis/api" in c and sha in c)
     assert f"-> registry.gitlab.com/aegis/app/api:{sha}" in dev_commit
     # staging promoted from dev, on main
     staging = kustomization(gitops_remote, "main", "staging")
-    assert staging != staging_before and f"newTag: {sha}" in staging
+    assert staging != staging_before and pinned.search(staging)
     promote_commit = next(c for c in log if "Gitops-Change: staging aegis/api" in c)
     assert f"registry.gitlab.com/aegis/app/api:{sha}" in promote_commit
     # prod untouched, no merge request yet
@@ -176,7 +179,7 @@ def test_the_example_pipeline_deploys_dev_promotes_staging_and_opens_a_merge_req
     branches = [b.strip() for b in git(gitops_remote, "branch", "--format=%(refname:short)").splitlines()
                 if b.strip() != "main"]
     assert len(branches) == 1, branches
-    assert f"newTag: {sha}" in kustomization(gitops_remote, branches[0], "prod")
+    assert pinned.search(kustomization(gitops_remote, branches[0], "prod"))
     assert f"refs/heads/{branches[0]}" in (gitops_remote / "pushed-refs.log").read_text()
 
 
