@@ -457,3 +457,16 @@ def test_install_test_tools_changes_nothing_where_everything_is_installed(tmp_pa
     r = subprocess.run(["bash", str(ROOT / "ci/install-test-tools.sh")], capture_output=True, text=True, timeout=120)
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
     assert git(tmp_path, "config", "--global", "user.email") == "ci@gitops-tools.invalid\n"
+
+
+def test_the_templates_are_included_by_a_release_tag_never_a_branch() -> None:
+    """Every place that shows how to include the templates pins a release tag: a push to the GitOps project's
+    main must not change what the services' jobs (which hold its write token) run."""
+    import re
+
+    for name in (".gitlab-ci.yml", "ci/templates.gitlab-ci.yml", "ci/examples/service.gitlab-ci.yml",
+                 "docs/pipeline.md"):
+        text = (ROOT / name).read_text()
+        refs = re.findall(r"^#?\s*ref:\s*(\S+)", text, re.M)
+        assert refs and all(re.fullmatch(r"v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)", r) for r in refs), (
+            name, refs)
