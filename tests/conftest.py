@@ -134,7 +134,7 @@ def copy_tree(src: Path, dst: Path) -> Path:
 
 # How to ask each tool whether it runs (default: NAME --version); a tool that is present but does not run (a
 # gitlab-ci-local whose native module is missing, a truncated kubectl download) counts as not installed.
-PROBES: dict[str, tuple[str, ...]] = {"kubectl": ("version", "--client")}
+PROBES: dict[str, tuple[str, ...]] = {"kubectl": ("version", "--client"), "openssl": ("version",)}
 _probed: dict[tuple[str, str | None], tuple[str | None, str | None]] = {}
 
 

@@ -53,7 +53,9 @@ def test_environment_has_the_whole_platform(env: str) -> None:
     assert found["ServiceAccount"] >= {"api", "recommendation", "external-secrets-sa"}
     assert found["ServiceMonitor"] == {"api", "recommendation"}
     assert len(found["PrometheusRule"]) == 1
-    assert found["ConfigMap"] == {"app-config", "gitops-delivery-dashboard", "database-init"}
+    assert {n.rsplit("-", 1)[0] if n.startswith("database-config-") else n for n in found["ConfigMap"]} == {
+        "app-config", "gitops-delivery-dashboard", "database-init", "database-config"}  # pg_hba.conf: hashed name
+    assert found["Certificate"] == {"database-tls"}  # PostgreSQL's server certificate (cert-manager)
     assert found["SecretStore"] == {"vault-backend"}
     backup = {"database-backup"} if env == "prod" else set()  # prod's nightly pg_dump (environments/prod/backup)
     assert found["ExternalSecret"] == {"app-secrets", "database-admin"} | backup
@@ -286,3 +288,37 @@ def test_the_services_never_see_the_database_superuser_password(env: str) -> Non
     script = (ROOT / "base/database/init/10-application-role.sh").read_text()
     assert "PASSWORD :'app_password' NOSUPERUSER NOCREATEDB NOCREATEROLE" in script
     assert "$APP_DB_PASSWORD" in script.split("<<'SQL'")[0] and "$APP_DB_PASSWORD" not in script.split("<<'SQL'")[1]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_postgresql_takes_tls_only_and_its_clients_verify_it_without_seeing_its_key(env: str) -> None:
+    """The database runs with ssl on and the repository's pg_hba.conf (TLS only over the network: tested on a real
+    server in tests/test_aegis_database.py); every container that connects to it verifies the server against the
+    CA of database-tls, and only the database pod mounts that Secret's key."""
+    objects = render(f"environments/{env}")
+    [cert] = [o for o in objects if o["kind"] == "Certificate"]
+    assert (cert["spec"]["secretName"], cert["spec"]["issuerRef"]["kind"]) == ("database-tls", "ClusterIssuer")
+    assert "database" in cert["spec"]["dnsNames"]
+    clients = []
+    for where, pod in pods(objects):
+        whole = [v for v in pod.get("volumes", []) if v.get("secret", {}).get("secretName") == "database-tls"
+                 and "items" not in v["secret"]]
+        ca_only = [v for v in pod.get("volumes", []) if v.get("secret", {}).get("secretName") == "database-tls"
+                   and v["secret"].get("items") == [{"key": "ca.crt", "path": "ca.crt"}]]
+        containers = pod.get("initContainers", []) + pod["containers"]
+        if where == "StatefulSet/database":
+            assert len(whole) == 1 and not ca_only, where
+            args = containers[0]["args"]
+            assert args[0] == "postgres" and "ssl=on" in args and any(a.startswith("hba_file=") for a in args)
+            continue
+        assert not whole, f"{where} mounts the database's private key"
+        for c in containers:
+            names = {e["name"]: e for e in c.get("env", [])}
+            if "DATABASE_URL" in names or "PGPASSWORD" in names:  # a client of the database
+                clients.append(where)
+                assert names["PGSSLMODE"]["value"] == "verify-full", (where, c["name"])
+                assert len(ca_only) == 1, where
+                mounts = {m["name"]: m["mountPath"] for m in c.get("volumeMounts", [])}
+                assert names["PGSSLROOTCERT"]["value"] == f"{mounts[ca_only[0]['name']]}/ca.crt", (where, c["name"])
+    backup = ["CronJob/database-backup"] if env == "prod" else []
+    assert sorted(clients) == sorted(["Deployment/api", "Deployment/recommendation", *backup])

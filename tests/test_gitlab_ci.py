@@ -52,7 +52,7 @@ def test_validate_job_passes_on_this_repository(checkout: Path) -> None:
     r = gitlab_ci_local(checkout, "validate")
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-3000:]
-    assert "rendered: dev (32 objects), staging (32 objects), prod (35 objects)" in out
+    assert "rendered: dev (34 objects), staging (34 objects), prod (37 objects)" in out
     assert "0 error(s), 0 warning(s)" in out
     assert "PASS" in out and "validate" in out
     # checkov 3.3.30 on every environment and on .gitlab-ci.yml: everything it finds is in the baseline

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import ROOT, git, kubectl
 
 CONTENT = ("base", "environments", "applications", "gitops-tools.yaml")
-CLEAN = "rendered: dev (32 objects), staging (32 objects), prod (35 objects)\n"
+CLEAN = "rendered: dev (34 objects), staging (34 objects), prod (37 objects)\n"
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_mutable_tag_fails_in_protected_prod_and_warns_in_dev(repo: Path) -> Non
     r = validate(repo, "prod")
     assert r.returncode == 1
     assert r.stdout == (
-        "rendered: prod (35 objects)\n"
+        "rendered: prod (37 objects)\n"
         "error  prod  mutable-tag  Deployment/api container api  image 'registry.gitlab.com/aegis/app/api:main' "
         "uses the mutable tag 'main' in a protected environment; pin a version or a digest\n"
         "1 error(s), 0 warning(s)\n"
@@ -94,7 +94,7 @@ def test_missing_tag_fails_in_protected_prod(repo: Path) -> None:
     r = validate(repo, "prod")
     assert r.returncode == 1
     assert r.stdout == (
-        "rendered: prod (35 objects)\n"
+        "rendered: prod (37 objects)\n"
         "error  prod  mutable-tag  Deployment/api container api  image 'registry.gitlab.com/aegis/app/api' "
         "has no tag (it means latest) in a protected environment; pin a version or a digest\n"
         "1 error(s), 0 warning(s)\n"
@@ -228,7 +228,7 @@ def test_json_output_of_a_clean_run(repo: Path) -> None:
     assert data == {
         "ok": True, "errors": 0, "warnings": 0, "findings": [],
         "environments": [{"name": e, "path": f"environments/{e}", "rendered": True, "objects": n}
-                         for e, n in (("dev", 32), ("staging", 32), ("prod", 35))],
+                         for e, n in (("dev", 34), ("staging", 34), ("prod", 37))],
     }
 
 
