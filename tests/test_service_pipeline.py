@@ -151,7 +151,8 @@ def test_the_example_pipeline_deploys_dev_promotes_staging_and_opens_a_merge_req
     assert f"built registry.gitlab.com/aegis/app/api:{sha}" in out
     assert re.search(r"^promote:prod\s+starting", out, re.M) is None  # manual: not run by the pipeline
     # dev got the tag and the digest the build pushed on main, with the trailers of the pipeline
-    pinned = re.compile(rf"newTag: {sha}[0-9a-f]*\n    digest: {DIGEST}\n")  # CI's short sha may be longer
+    # CI's short sha may be longer than git's; a sha that YAML would read as a number (8e59353: a float) is quoted
+    pinned = re.compile(rf'newTag: "?{sha}[0-9a-f]*"?\n    digest: {DIGEST}\n')
     assert pinned.search(kustomization(gitops_remote, "main", "dev"))
     log = git(gitops_remote, "log", "--format=%s%n%(trailers:only)%x00", "main").split("\x00")
     dev_commit = next(c for c in log if "Gitops-Change: dev aegis/api" in c and sha in c)
