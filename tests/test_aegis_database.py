@@ -99,11 +99,13 @@ def sql(server: dict[str, str], user: str, password: str, query: str) -> subproc
                           env={**os.environ, "PGPASSWORD": password, "LC_ALL": "C"})
 
 
-def test_the_application_role_can_use_its_schema_and_nothing_more(server: dict[str, str]) -> None:
+def test_the_application_role_can_use_its_schema_and_nothing_more(server: dict[str, str], tmp_path: Path) -> None:
     psql_dir = str(Path(server["psql"]).parent)
+    secret = tmp_path / "app-password"  # as the StatefulSet mounts database-admin: the value, no newline
+    secret.write_text(PASSWORD)
     done = subprocess.run(["sh", str(SCRIPT)], capture_output=True, text=True, timeout=60, env={
         **os.environ, "PATH": f"{psql_dir}:{os.environ['PATH']}", "PGHOST": server["socket"], "PGPORT": server["port"],
-        "POSTGRES_USER": "aegis", "POSTGRES_DB": "aegis", "APP_DB_PASSWORD": PASSWORD})
+        "POSTGRES_USER": "aegis", "POSTGRES_DB": "aegis", "APP_DB_PASSWORD_FILE": str(secret)})
     assert done.returncode == 0, done.stdout + done.stderr
 
     # the password was set exactly: a login with it works, one without its last character does not

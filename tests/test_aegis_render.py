@@ -275,19 +275,28 @@ def test_the_services_never_see_the_database_superuser_password(env: str) -> Non
                for o in objects if o["kind"] == "ExternalSecret"}
     assert secrets["app-secrets"] == {"database-url", "redis-url", "redis-password"}
     assert secrets["database-admin"] == {"postgres-password", "app-password"}
-    readers: dict[str, set[str]] = {}
+    readers: dict[str, set[str]] = {}  # Secret -> the workloads that read it, from the environment or a volume
+    in_env: set[str] = set()
     for name, pod in pods(objects):
         for c in [*pod.get("initContainers", []), *pod["containers"]]:
             for e in c.get("env", []):
                 ref = e.get("valueFrom", {}).get("secretKeyRef")
                 if ref:
                     readers.setdefault(ref["name"], set()).add(name)
+                    in_env.add(ref["name"])
             for e in c.get("envFrom", []):
                 readers.setdefault(e["secretRef"]["name"], set()).add(name)
+                in_env.add(e["secretRef"]["name"])
+        for v in pod.get("volumes", []):
+            if "secret" in v:
+                readers.setdefault(v["secret"]["secretName"], set()).add(name)
     assert readers["database-admin"] == {"StatefulSet/database"}
+    assert "database-admin" not in in_env  # files of a mounted Secret (POSTGRES_PASSWORD_FILE), not variables
     script = (ROOT / "base/database/init/10-application-role.sh").read_text()
-    assert "PASSWORD :'app_password' NOSUPERUSER NOCREATEDB NOCREATEROLE" in script
-    assert "$APP_DB_PASSWORD" in script.split("<<'SQL'")[0] and "$APP_DB_PASSWORD" not in script.split("<<'SQL'")[1]
+    head, sql = script.split("<<'SQL'")
+    assert "PASSWORD :'app_password' NOSUPERUSER NOCREATEDB NOCREATEROLE" in sql
+    assert 'app_password=$(cat "$APP_DB_PASSWORD_FILE")' in head and '-v app_password="$app_password"' in head
+    assert "$app_password" not in sql and "$APP_DB_PASSWORD" not in sql
 
 
 @pytest.mark.parametrize("env", ENVS)
