@@ -36,7 +36,7 @@ def read_report(name: str, path: Path) -> tuple[dict[Finding, str], list[str]]:
         if not isinstance(part, dict):
             return {}, [f"{name}: {path} is not a checkov JSON report"]
         if "results" not in part:  # checkov writes only a summary when it found nothing to check
-            if part.get("resource_count", part.get("passed", 0)) == 0 and part.get("failed", 0) == 0:
+            if part.get("resource_count") == 0:
                 continue
             return {}, [f"{name}: {path} is not a checkov JSON report"]
         summary = part.get("summary", {})

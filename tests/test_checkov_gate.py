@@ -89,6 +89,18 @@ def test_a_report_checkov_did_not_write_fails(tmp_path: Path) -> None:
     assert lines[1] == "error: prod: checkov could not parse 1 file(s)"
 
 
+def test_a_report_of_nothing_to_check_has_no_findings_and_anything_else_is_refused(tmp_path: Path) -> None:
+    """What checkov 3.3.30 writes for a file with no Kubernetes object: a summary alone, nothing found."""
+    nothing = {"passed": 0, "failed": 0, "skipped": 0, "parsing_errors": 0, "resource_count": 0,
+               "checkov_version": "3.3.30"}
+    r = gate(tmp_path, BASELINE, dev=nothing)
+    assert (r.returncode, r.stdout.splitlines()[-1]) == (0, "checkov: 0 finding(s) (dev 0), 0 accepted by the "
+                                                            "baseline, 0 not"), r.stdout
+    r = gate(tmp_path, BASELINE, dev={"summary": "no"})
+    assert r.returncode == 1
+    assert r.stdout.splitlines()[0] == f"error: dev: {tmp_path / 'checkov-dev.json'} is not a checkov JSON report"
+
+
 def test_the_repository_baseline_gives_a_reason_for_every_entry_and_names_real_environments() -> None:
     import yaml
 

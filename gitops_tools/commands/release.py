@@ -187,15 +187,17 @@ def _release_in(git: Git, rel: str, branch: str, warnings: _Warnings, remote: Or
     pushes them."""
     pushing = run.push and not run.reading
     inputs = read_inputs(git.root, rel, run.tag_prefix)
-    if not run.reading and not git.tags(inputs.pattern):  # no release tag at all (describe would find none)
+    candidates = git.tags(inputs.pattern)
+    if not run.reading and not candidates:  # no release tag at all
         remote = remote or find_origin(git, run.env)
         if remote is not None:  # a clone made without tags would otherwise start the history over
             try:
                 remote.git.network_step("fetch", "--quiet", "--tags", "origin")
                 warnings.append("no release tag here: fetched the tags of origin")
+                candidates = git.tags(inputs.pattern)
             except GitopsError as err:
                 warnings.append(f"no release tag here, and fetching the tags failed: {err.headline}")
-    result = _plan(git, inputs, rel, run, warnings)
+    result = _plan(git, inputs, rel, run, warnings, candidates)
     targets = _notify_targets(inputs) if not (run.print_only or run.explain) else ()
     if run.reading:
         return result
@@ -277,9 +279,12 @@ def _announce(targets: tuple[NotifyTarget, ...], done: ReleaseResult, branch: st
                           commit_url, run.env, verbose)
 
 
-def _plan(git: Git, inputs: Inputs, rel: str, run: _Run, warnings: _Warnings) -> ReleaseResult:
-    """Read the tags and the unreleased range (one ``git log``), and plan."""
-    candidates = git.tags(inputs.pattern)
+def _plan(git: Git, inputs: Inputs, rel: str, run: _Run, warnings: _Warnings,
+          candidates: list[str] | None = None) -> ReleaseResult:
+    """Read the tags (``candidates``: the release tags, when the caller listed them already) and the unreleased
+    range (one ``git log``), and plan."""
+    if candidates is None:
+        candidates = git.tags(inputs.pattern)
     if len(candidates) != 1:
         last_tag = git.describe(inputs.pattern) if candidates else None
         return _plan_from(git, inputs, rel, run, warnings, last_tag, bool(candidates), None)
