@@ -35,7 +35,7 @@ _UNKNOWN_RANK = PROMOTION_ORDER.index("uat") + 0.5
 _PROTECTED_BY_DEFAULT = frozenset({"prod", "production"})
 
 #: The values of ``images.<name>.values[].field``: which part of the image reference the Helm value holds.
-VALUES_FIELDS: tuple[str, ...] = ("tag", "name", "ref", "digest")
+VALUES_FIELDS: tuple[str, ...] = ("tag", "name", "ref", "digest", "tag@digest")
 
 ENVIRONMENT_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 

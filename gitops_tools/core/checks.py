@@ -200,12 +200,13 @@ def _values_message(env: str, entry: KustImage, field: str, key: str, file: str,
                     expected: str | None) -> str:
     name = entry.name
     if expected is None:  # the entry has no tag (or digest) for the key to follow
-        if field == "tag":
+        part = "tag" if field == "tag@digest" else field
+        if part == "tag":
             spec, other = f"{name}=*:<tag>" + ("@*" if entry.digest else ""), "ref"
         else:
             spec, other = f"{name}=*:*@sha256:<digest>" if entry.new_tag else f"{name}=*@sha256:<digest>", "tag or ref"
-        return (f"holds {actual!r}, but the kustomization sets no {field} for {name} ({entry.value}), so this key "
-                f"cannot follow it; pin a {field} with gitops-tools image set {env} '{spec}', or make the key follow "
+        return (f"holds {actual!r}, but the kustomization sets no {part} for {name} ({entry.value}), so this key "
+                f"cannot follow it; pin a {part} with gitops-tools image set {env} '{spec}', or make the key follow "
                 f"another field (field: {other}) in gitops-tools.yaml")
     if actual is not None:
         what = f"holds {actual!r}"

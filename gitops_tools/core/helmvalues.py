@@ -13,13 +13,16 @@ from gitops_tools.core.reference import format_reference
 from gitops_tools.core.yamldoc import STR_TAG, Mapping, Scalar, find, parse_documents, require
 from gitops_tools.core.yamledit import apply_splices, insert_key, set_scalar
 
-VALUE_FIELDS = ("tag", "name", "ref", "digest")
-
-
 def field_value(field: str, entry: KustImage) -> str | None:
-    """What a values key of kind ``field`` holds for ``entry`` (``ref`` is the whole ``name:tag@digest``)."""
+    """What a values key of kind ``field`` (config ``VALUES_FIELDS``) holds for ``entry``: ``ref`` is the whole
+    ``name:tag@digest``, ``tag@digest`` the tag with ``@digest`` when there is one (for charts that print
+    ``repository:tag``, such as app-template)."""
     if field == "tag":
         return entry.new_tag
+    if field == "tag@digest":
+        if entry.new_tag is None:
+            return None
+        return entry.new_tag + (f"@{entry.digest}" if entry.digest else "")
     if field == "digest":
         return entry.digest
     if field == "name":
@@ -65,6 +68,7 @@ def set_value(text: str, file: str, key: str, value: str) -> tuple[str, Change |
 
 
 def missing_value_error(image: str, field: str, file: str, key: str) -> GitopsError:
+    field = "tag" if field == "tag@digest" else field
     return GitopsError(
         f"the image has no {field} after this change, so this values key cannot follow it",
         file=file,
