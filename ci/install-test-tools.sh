@@ -14,6 +14,8 @@
 #   postgresql              (Debian) a real server for the test of base/database/init (the tests start their own
 #                           cluster on a port of their own, as an unprivileged user when run as root)
 #   openssl                 (Debian) a certificate for that server, to test the TLS-only pg_hba.conf
+#   skopeo, docker-registry (Debian) the registry mirror's copy (ci/mirror_images.py), run for real between two
+#                           registries the tests start on loopback ports of their own
 #   a git identity          only when the machine has none (the tests set their own per repository)
 # Used by .ci/run and by the `test` job of .gitlab-ci.yml, so that both run the tests with the same tools.
 # Idempotent and quiet: on a machine that has everything it changes nothing and prints nothing.
@@ -51,6 +53,8 @@ command -v prometheus-pushgateway >/dev/null 2>&1 || lean+=(prometheus-pushgatew
 command -v promtool >/dev/null 2>&1 || lean+=(prometheus)
 command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || lean+=(postgresql)
 command -v openssl >/dev/null 2>&1 || lean+=(openssl)
+command -v skopeo >/dev/null 2>&1 || lean+=(skopeo)
+command -v docker-registry >/dev/null 2>&1 || lean+=(docker-registry)
 if [ "${#packages[@]}" -gt 0 ] || [ "${#lean[@]}" -gt 0 ]; then
   echo "install-test-tools: apt-get install ${packages[*]}${packages[*]:+ }${lean[*]}"
   quietly as_root apt-get update -qq

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set the tag of one image in one environment: scripts/update-image.sh ENV IMAGE TAG [OPTIONS]
 #   scripts/update-image.sh dev aegis/api 1.4.2
-# Only the tag moves (IMAGE=*:TAG keeps newName; see `gitops-tools image set --help`).
+#   scripts/update-image.sh dev aegis/api 1.4.2@sha256:DIGEST   (the digest the build printed: the environment then
+#                                                             runs exactly that image; prod requires one)
+# Only the tag (and digest) move (IMAGE=*:TAG keeps newName; see `gitops-tools image set --help`).
 set -euo pipefail
 if [ "$#" -lt 3 ]; then
   echo "usage: $0 ENV IMAGE TAG [gitops-tools image set OPTIONS]" >&2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -203,6 +204,34 @@ def copy_checkout(src: Path, dst: Path) -> Path:
     git(dst, "add", "-A")
     git(dst, "commit", "-qm", "copy")
     return dst
+
+
+def by_tag_only(repo: Path) -> Path:
+    """Take a copy made by ``copy_checkout`` back to the Aegis environments as they were before they ran by digest:
+    no ``digest:`` in the kustomizations, the trainer's values tag without ``@digest`` (``field: tag``), policy
+    ``require_digest`` off; amended into the copy's one commit. For the tests of promotion, history and the write
+    path, whose exact outputs read better without 64 hex digits a line: the digest itself travels through every
+    command in tests/test_digest_policy.py, the docs' examples and the pipeline tests."""
+    changed = 0
+    for env in ("dev", "staging", "prod"):
+        kustomization = repo / f"environments/{env}/kustomization.yaml"
+        text = kustomization.read_text()
+        new = re.sub(r"\n    digest: sha256:[0-9a-f]{64}(?=\n)", "", text)
+        values = repo / f"environments/{env}/values.yaml"
+        vtext = values.read_text()
+        vnew = re.sub(r'(\n          tag: "[^"@]+)@sha256:[0-9a-f]{64}"', r'\1"', vtext)
+        assert new != text and vnew != vtext, f"environments/{env} no longer runs by digest: update by_tag_only"
+        kustomization.write_text(new)
+        values.write_text(vnew)
+        changed += 1
+    config = repo / "gitops-tools.yaml"
+    text = config.read_text()
+    new = text.replace("  require_digest: true ", "  require_digest: false").replace(
+        "        field: tag@digest\n", "        field: tag\n")
+    assert new.count("require_digest: false") == 1 and "field: tag@digest" not in new, "update by_tag_only"
+    config.write_text(new)
+    git(repo, "commit", "-q", "-a", "--amend", "--no-edit")
+    return repo
 
 
 def corpus_or_skip() -> Path:

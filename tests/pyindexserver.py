@@ -7,7 +7,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -29,26 +30,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_index(root: Path, authenticate: str = "update,download,list", user: str = USER,
-                password: str = PASSWORD) -> Iterator[Index]:
-    """pypiserver on a free loopback port, ``authenticate`` the actions that need ``user:password`` (no fallback
-    to PyPI: a project it does not have is a 404), every request in ``server.log``. Stopped when the generator is
-    closed."""
-    from passlib.apache import HtpasswdFile
-
-    root.mkdir(parents=True, exist_ok=True)
-    packages = root / "packages"
-    packages.mkdir()
-    htpasswd = HtpasswdFile(str(root / "htpasswd"), new=True)
-    htpasswd.set_password(user, password)
-    htpasswd.save()
-    log = (root / "server.log").open("wb")
+@contextmanager
+def serve_on_free_port(argv: Callable[[int], list[str]], log_path: Path, name: str) -> Iterator[int]:
+    """Run the server ``argv(port)`` on a free loopback port until it accepts connections (bounded in count and
+    time), give the port, stop the server on leaving. Everything it prints goes to ``log_path``."""
+    log = log_path.open("wb")
     for _ in range(3):  # a port taken between choosing and binding: another one
         port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "pypiserver", "run", "-v", "-i", "127.0.0.1", "-p", str(port), "-P",
-             str(root / "htpasswd"), "-a", authenticate, "--disable-fallback", "--hash-algo", "sha256", str(packages)],
-            stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(argv(port), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         for _ in range(300):  # bounded in count and in time
             if server.poll() is not None or time.monotonic() > deadline:
@@ -62,9 +51,9 @@ def start_index(root: Path, authenticate: str = "update,download,list", user: st
             break
     else:
         log.close()
-        pytest.fail(f"pypiserver did not start: {(root / 'server.log').read_text()[-2000:]}")
+        pytest.fail(f"{name} did not start: {log_path.read_text()[-2000:]}")
     try:
-        yield Index(f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/simple/", packages)
+        yield port
     finally:
         server.terminate()
         try:
@@ -73,3 +62,23 @@ def start_index(root: Path, authenticate: str = "update,download,list", user: st
             server.kill()
             server.wait(timeout=10)
         log.close()
+
+
+def start_index(root: Path, authenticate: str = "update,download,list", user: str = USER,
+                password: str = PASSWORD) -> Iterator[Index]:
+    """pypiserver on a free loopback port, ``authenticate`` the actions that need ``user:password`` (no fallback
+    to PyPI: a project it does not have is a 404), every request in ``server.log``. Stopped when the generator is
+    closed."""
+    from passlib.apache import HtpasswdFile
+
+    root.mkdir(parents=True, exist_ok=True)
+    packages = root / "packages"
+    packages.mkdir()
+    htpasswd = HtpasswdFile(str(root / "htpasswd"), new=True)
+    htpasswd.set_password(user, password)
+    htpasswd.save()
+    argv = [sys.executable, "-m", "pypiserver", "run", "-v", "-i", "127.0.0.1", "-p", "{port}", "-P",
+            str(root / "htpasswd"), "-a", authenticate, "--disable-fallback", "--hash-algo", "sha256", str(packages)]
+    with serve_on_free_port(lambda port: [a.replace("{port}", str(port)) for a in argv],
+                            root / "server.log", "pypiserver") as port:
+        yield Index(f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/simple/", packages)

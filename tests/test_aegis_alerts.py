@@ -38,7 +38,7 @@ def test_the_rules_are_valid(tmp_path: Path) -> None:
     (tmp_path / "rules.yml").write_text(yaml.safe_dump({"groups": spec["groups"]}))
     r = subprocess.run([promtool, "check", "rules", "rules.yml"], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "SUCCESS: 14 rules found" in r.stdout
+    assert "SUCCESS: 15 rules found" in r.stdout
 
 
 DATABASE_DOWN = {
@@ -151,6 +151,38 @@ def test_a_trainer_that_has_not_succeeded_for_36_hours_alerts(tmp_path: Path) ->
                                    "runs fail, "
                                    "hang (concurrencyPolicy Forbid then skips the next ones), or are not scheduled.",
                     "runbook_url": "https://gitlab.com/aegis/gitops/-/wikis/runbooks/AegisTrainerNotSucceeding"}}]},
+        ],
+    }])
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_trainer_run_that_hangs_alerts_after_4_hours_and_a_finished_one_does_not(tmp_path: Path) -> None:
+    """The chart renders no deadline for the trainer's Jobs, so a hung run would silently skip every later night."""
+    job = 'namespace="aegis-staging",job_name="recommendation-trainer-trainer-29123456"'
+    done = 'namespace="aegis-prod",job_name="recommendation-trainer-trainer-29123400"'
+    r = promtool_test(tmp_path, [{
+        "interval": "1m",
+        "input_series": [*[{"series": s["series"], "values": "1x400"} for s in namespaces("aegis-staging", "aegis-prod")],
+                         # started at t=0 (a timestamp of 0), still active
+                         {"series": f"kube_job_status_start_time{{{job}}}", "values": "0x400"},
+                         {"series": f"kube_job_status_active{{{job}}}", "values": "1x400"},
+                         # started at t=0 too, but finished after an hour: no longer active
+                         {"series": f"kube_job_status_start_time{{{done}}}", "values": "0x400"},
+                         {"series": f"kube_job_status_active{{{done}}}", "values": "1x60 0x340"}],
+        "alert_rule_test": [
+            {"eval_time": "3h", "alertname": "AegisTrainerRunningTooLong", "exp_alerts": []},
+            {"eval_time": "5h", "alertname": "AegisTrainerRunningTooLong", "exp_alerts": [{
+                "exp_labels": {"severity": "warning", "namespace": "aegis-staging",
+                               "job_name": "recommendation-trainer-trainer-29123456"},
+                "exp_annotations": {
+                    "summary": "The model trainer run recommendation-trainer-trainer-29123456 in aegis-staging has run "
+                               "for more than 4 hours",
+                    "description": "Job recommendation-trainer-trainer-29123456 in aegis-staging started 5h 0m 0s ago "
+                                   "and is still running (a run takes about an hour); while it runs, concurrencyPolicy "
+                                   "Forbid skips the next nights. `kubectl -n aegis-staging logs "
+                                   "job/recommendation-trainer-trainer-29123456` shows where it hangs; `kubectl -n "
+                                   "aegis-staging delete job recommendation-trainer-trainer-29123456` stops it.",
+                    "runbook_url": "https://gitlab.com/aegis/gitops/-/wikis/runbooks/AegisTrainerRunningTooLong"}}]},
         ],
     }])
     assert r.returncode == 0, r.stdout + r.stderr

@@ -3,6 +3,7 @@ expects: the right namespace, pinned images, no secret material, probes and reso
 
 from __future__ import annotations
 
+import re
 import subprocess
 from functools import cache
 from typing import Any
@@ -84,13 +85,18 @@ def test_no_secret_material_in_git(env: str) -> None:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_images_are_pinned(env: str) -> None:
-    images = {c["image"] for _, pod in pods(render(f"environments/{env}")) for c in pod["containers"]}
+    """Every container by tag and digest (a tag pushed again deploys nothing): the services as CI set them, the
+    rest from the project's registry mirror (tests/test_mirror.py keeps that list in step)."""
+    images = {c["image"] for _, pod in pods(render(f"environments/{env}"))
+              for c in [*pod.get("initContainers", []), *pod["containers"]]}
     api, rec = TAGS[env]
-    assert f"registry.gitlab.com/aegis/app/api:{api}" in images
-    assert f"registry.gitlab.com/aegis/app/recommendation:{rec}" in images
+    by_name = {image.partition("@")[0]: image for image in images}
+    assert f"registry.gitlab.com/aegis/app/api:{api}" in by_name
+    assert f"registry.gitlab.com/aegis/app/recommendation:{rec}" in by_name
     for image in images:
-        name, _, tag = image.rpartition(":")
-        assert name and "/" not in tag and tag not in ("", "latest"), image
+        assert re.fullmatch(r"registry\.gitlab\.com/aegis/(app|mirror)/[a-z0-9-]+:[\w.-]+@sha256:[0-9a-f]{64}",
+                            image), image
+        assert image.partition("@")[0].rpartition(":")[2] != "latest", image
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -167,9 +173,11 @@ def test_values_files_follow_the_kustomization() -> None:
     for env in ENVS:
         values = yaml.safe_load((ROOT / f"environments/{env}/values.yaml").read_text())
         image = values["controllers"]["trainer"]["containers"]["main"]["image"]
-        assert image == {"repository": "registry.gitlab.com/aegis/app/recommendation", "tag": TAGS[env][1]} | {
-            k: v for k, v in image.items() if k not in ("repository", "tag")
-        }
+        assert image["repository"] == "registry.gitlab.com/aegis/app/recommendation"
+        assert image["tag"].partition("@")[0] == TAGS[env][1]
+        kustomization = yaml.safe_load((ROOT / f"environments/{env}/kustomization.yaml").read_text())
+        entry = next(i for i in kustomization["images"] if i["name"] == "aegis/recommendation")
+        assert image["tag"] == f"{entry['newTag']}@{entry['digest']}"  # app-template prints repository:tag
 
 
 def test_rendered_core_objects_match_the_kubernetes_schemas(tmp_path: Any) -> None:
@@ -211,19 +219,63 @@ def test_every_pod_meets_the_restricted_pod_security_profile_its_namespace_enfor
 def test_redis_requires_the_password_from_vault_and_its_probes_use_it(env: str) -> None:
     objects = render(f"environments/{env}")
     redis = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "redis")
-    [container] = redis["spec"]["template"]["spec"]["containers"]
-    assert container["image"].startswith("redis:7.4.") and int(container["image"].split(".")[2].split("-")[0]) >= 6
+    pod = redis["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert re.fullmatch(r"registry\.gitlab\.com/aegis/mirror/redis:7\.4\.(\d+)-alpine@sha256:[0-9a-f]{64}",
+                        container["image"])
+    assert int(container["image"].split(":")[1].split(".")[2].split("-")[0]) >= 6  # past the 7.4.3 fix
     script = container["command"][-1]
-    assert "requirepass" in script and "exec redis-server /data/auth.conf" in script
-    assert "$REDIS_PASSWORD" not in script.split("exec redis-server", 1)[1]  # never on redis-server's command line
-    env_vars = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "secretKeyRef" in
-                e.get("valueFrom", {})}
-    assert env_vars["REDIS_PASSWORD"] == env_vars["REDISCLI_AUTH"] == {"name": "app-secrets", "key": "redis-password"}
+    head, tail = script.split("exec redis-server", 1)
+    assert "requirepass" in head and '"$(cat /etc/redis-auth/password)"' in head and "/data/auth.conf" in tail
+    assert "password" not in tail  # never on redis-server's command line
+    assert not any("valueFrom" in e and "secretKeyRef" in e["valueFrom"] for e in container["env"])
+    [auth] = [v for v in pod["volumes"] if v["name"] == "auth"]
+    assert auth["secret"] == {"secretName": "app-secrets", "defaultMode": 0o440,
+                              "items": [{"key": "redis-password", "path": "password"}]}
+    assert {"name": "auth", "mountPath": "/etc/redis-auth", "readOnly": True} in container["volumeMounts"]
     for probe in ("readinessProbe", "livenessProbe"):
-        assert "redis-cli" in container[probe]["exec"]["command"][-1]
+        assert 'REDISCLI_AUTH="$(cat /etc/redis-auth/password)" redis-cli' in container[probe]["exec"]["command"][-1]
     external = next(o for o in objects if o["kind"] == "ExternalSecret" and o["metadata"]["name"] == "app-secrets")
     assert {"secretKey": "redis-password", "remoteRef": {"key": f"aegis/{env}", "property": "redis_password"}} in \
         external["spec"]["data"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_no_secret_reaches_a_container_as_an_environment_variable(env: str) -> None:
+    """Credentials are files of mounted Secrets (checkov CKV_K8S_35): a variable is seen by every process of the pod
+    and lands in crash reports. Each workload names its files in variables that hold paths only."""
+    files: dict[str, dict[str, str]] = {}
+    for name, pod in pods(render(f"environments/{env}")):
+        mounts: dict[str, str] = {}
+        for c in [*pod.get("initContainers", []), *pod["containers"]]:
+            assert not c.get("envFrom"), (name, c["name"])
+            for e in c.get("env", []):
+                assert "secretKeyRef" not in e.get("valueFrom", {}), (name, c["name"], e["name"])
+                if e["name"].endswith(("_URL_FILE", "PGPASSFILE", "_CREDENTIALS_FILE")):
+                    mounts[e["name"]] = e["value"]
+        files[name] = mounts
+    urls = {"DATABASE_URL_FILE": "/etc/aegis-secrets/database-url", "REDIS_URL_FILE": "/etc/aegis-secrets/redis-url"}
+    assert files["Deployment/api"] == files["Deployment/recommendation"] == urls
+    if env == "prod":
+        assert files["CronJob/database-backup"] == {"PGPASSFILE": "/etc/aegis-backup/pgpass",
+                                                    "AWS_SHARED_CREDENTIALS_FILE": "/etc/aegis-backup/aws-credentials"}
+    trainer = yaml.safe_load((ROOT / f"environments/{env}/values.yaml").read_text())
+    main = trainer["controllers"]["trainer"]["containers"]["main"]
+    assert {e["name"]: e.get("value") for e in main["env"] if e["name"].endswith("_URL_FILE")} == urls
+    assert not any("valueFrom" in e for e in main["env"])
+    assert trainer["persistence"]["secrets"]["globalMounts"] == [{"path": "/etc/aegis-secrets", "readOnly": True}]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_workload_runs_as_a_high_uid_but_the_database(env: str) -> None:
+    """Above the hosts' range (checkov CKV_K8S_40); PostgreSQL keeps the UID its data directory belongs to
+    (ci/checkov-baseline.yaml says why and what moves it)."""
+    for name, pod in pods(render(f"environments/{env}")):
+        ctx = pod["securityContext"]
+        if name == "StatefulSet/database":
+            assert ctx["runAsUser"] == 999
+            continue
+        assert ctx["runAsUser"] >= 10000 and ctx["runAsGroup"] >= 10000 and ctx["fsGroup"] >= 10000, name
 
 
 def test_prod_backs_its_database_up_every_night_and_spreads_over_zones() -> None:
@@ -323,7 +375,7 @@ def test_postgresql_takes_tls_only_and_its_clients_verify_it_without_seeing_its_
         assert not whole, f"{where} mounts the database's private key"
         for c in containers:
             names = {e["name"]: e for e in c.get("env", [])}
-            if "DATABASE_URL" in names or "PGPASSWORD" in names:  # a client of the database
+            if "DATABASE_URL_FILE" in names or "PGPASSFILE" in names:  # a client of the database
                 clients.append(where)
                 assert names["PGSSLMODE"]["value"] == "verify-full", (where, c["name"])
                 assert len(ca_only) == 1, where

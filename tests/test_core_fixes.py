@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, git, kubectl, make_checkout, tree_bytes
+from tests.conftest import ROOT, by_tag_only, git, kubectl, make_checkout, tree_bytes
 
 CONFIG = """\
 environments:
@@ -280,7 +280,7 @@ def aegis(tmp_path: Path) -> Path:
     git(dst, "init", "-q", "-b", "main")
     git(dst, "add", "-A")
     git(dst, "commit", "-qm", "aegis")
-    return dst
+    return by_tag_only(dst)  # these tests are about tags; digests have tests/test_digest_policy.py
 
 
 def edit(path: Path, old: str, new: str) -> None:

@@ -43,6 +43,9 @@ def gitlab_ci_local(cwd: Path, job: str, *variables: str,
                           timeout=900)
 
 
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
     return copy_checkout(ROOT, tmp_path / "gitops")
@@ -56,7 +59,7 @@ def test_validate_job_passes_on_this_repository(checkout: Path) -> None:
     assert "0 error(s), 0 warning(s)" in out
     assert "PASS" in out and "validate" in out
     # checkov 3.3.30 on every environment and on .gitlab-ci.yml: everything it finds is in the baseline
-    assert "checkov: 39 finding(s) (dev 13, prod 12, staging 13, ci 1), 39 accepted by the baseline, 0 not" in out
+    assert "checkov: 4 finding(s) (dev 1, prod 1, staging 1, ci 1), 4 accepted by the baseline, 0 not" in out
     assert sorted(p.name for p in (checkout / ".gitlab-ci-local/artifacts/validate/rendered").iterdir()) == [
         "applications.yaml", "checkov-ci.json", "checkov-dev.json", "checkov-prod.json", "checkov-staging.json",
         "dev.yaml", "prod.yaml", "staging.yaml",
@@ -64,32 +67,31 @@ def test_validate_job_passes_on_this_repository(checkout: Path) -> None:
 
 
 def test_validate_job_fails_on_a_checkov_finding_the_baseline_does_not_accept(checkout: Path) -> None:
-    """A new finding (here: the prod backup's UID, taken out of the baseline) fails the job, naming it."""
+    """A new finding (here: prod's database UID, taken out of the baseline) fails the job, naming it."""
     path = checkout / "ci/checkov-baseline.yaml"
     text = path.read_text()
-    assert text.count("      - prod CronJob.aegis-prod.database-backup\n") == 3
-    # CKV_K8S_40 (high UID) is the last check that lists the backup: drop that line only
-    head, sep, tail = text.rpartition("      - prod CronJob.aegis-prod.database-backup\n")
-    path.write_text(head + tail)
-    git(checkout, "commit", "-qam", "the backup's UID is no longer accepted")
+    assert text.count("      - prod StatefulSet.aegis-prod.database\n") == 1
+    path.write_text(text.replace("      - prod StatefulSet.aegis-prod.database\n", ""))
+    git(checkout, "commit", "-qam", "the database's UID is no longer accepted")
     r = gitlab_ci_local(checkout, "validate")
     out = r.stdout + r.stderr
     assert r.returncode != 0
-    assert ("error: prod: CKV_K8S_40 CronJob.aegis-prod.database-backup: Containers should run as a high UID to "
+    assert ("error: prod: CKV_K8S_40 StatefulSet.aegis-prod.database: Containers should run as a high UID to "
             "avoid host conflict (not accepted in ci/checkov-baseline.yaml: fix it, or add it there with the "
             "reason)") in out
-    assert "checkov: 39 finding(s) (dev 13, prod 12, staging 13, ci 1), 38 accepted by the baseline, 1 not" in out
+    assert "checkov: 4 finding(s) (dev 1, prod 1, staging 1, ci 1), 3 accepted by the baseline, 1 not" in out
 
 
 def test_validate_job_fails_on_a_broken_copy(checkout: Path) -> None:
     path = checkout / "environments/prod/kustomization.yaml"
-    path.write_text(path.read_text().replace("newTag: 1.4.0", "newTag: latest"))
+    path.write_text(path.read_text().replace("newTag: 1.4.0\n    digest: sha256:c4684159d194e9e69db1296a70b1adf2ebf946cbb3ad3bbb87a00fdec5db551d\n", "newTag: latest\n"))
     git(checkout, "commit", "-qam", "prod on latest")
     r = gitlab_ci_local(checkout, "validate")
     out = r.stdout + r.stderr
     assert r.returncode != 0
     assert "uses the mutable tag 'latest' in a protected environment" in out
-    assert "1 error(s), 0 warning(s)" in out
+    assert "has no digest in a protected environment (policy require_digest)" in out
+    assert "2 error(s), 0 warning(s)" in out
     assert "FAIL" in out
 
 
@@ -125,6 +127,7 @@ def test_update_image_template_bumps_an_image_in_the_remote(tmp_path: Path) -> N
         "    GITOPS_ENV: dev\n"
         "    GITOPS_IMAGE: aegis/api\n"
         '    GITOPS_TAG: "1.4.3"\n'
+        f'    GITOPS_DIGEST: "{DIGEST}"\n'  # what the build printed
     )
     git(service, "init", "-q", "-b", "main")
     git(service, "add", "-A")
@@ -134,14 +137,16 @@ def test_update_image_template_bumps_an_image_in_the_remote(tmp_path: Path) -> N
                         "GITOPS_TOOLS_INDEX_URL=http://127.0.0.1:9/simple/")  # no index answers there: never asked
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-3000:]
-    assert "dev: aegis/api registry.gitlab.com/aegis/app/api:1.4.2 -> registry.gitlab.com/aegis/app/api:1.4.3" in out
+    assert ("dev: aegis/api registry.gitlab.com/aegis/app/api:1.4.2@sha256:4860d680a863e88296c72cb63c8a5b84d0c42216ce235c7471221f8900c8ab5b -> "
+            f"registry.gitlab.com/aegis/app/api:1.4.3@{DIGEST}") in out
     assert git(remote, "rev-parse", "main~1").strip() == before
     assert git(remote, "show", "main:environments/dev/kustomization.yaml") == (
-        (ROOT / "environments/dev/kustomization.yaml").read_text().replace("newTag: 1.4.2", "newTag: 1.4.3")
+        (ROOT / "environments/dev/kustomization.yaml").read_text().replace(
+            "newTag: 1.4.2\n    digest: sha256:4860d680a863e88296c72cb63c8a5b84d0c42216ce235c7471221f8900c8ab5b\n", f"newTag: 1.4.3\n    digest: {DIGEST}\n")
     )
     trailers = git(remote, "log", "-1", "--format=%(trailers:only)", "main")
-    assert "Gitops-Change: dev aegis/api registry.gitlab.com/aegis/app/api:1.4.2 -> " \
-           "registry.gitlab.com/aegis/app/api:1.4.3" in trailers
+    assert f"Gitops-Change: dev aegis/api registry.gitlab.com/aegis/app/api:1.4.2@sha256:4860d680a863e88296c72cb63c8a5b84d0c42216ce235c7471221f8900c8ab5b -> " \
+           f"registry.gitlab.com/aegis/app/api:1.4.3@{DIGEST}" in trailers
 
 
 def test_templates_parse_for_a_service_repository(tmp_path: Path) -> None:

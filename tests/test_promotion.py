@@ -4,7 +4,8 @@ Real processes and real git only: every command is ``python -m gitops_tools`` in
 a bare repository reached through ``file://`` (push options advertised, recorded by a pre-receive hook), and
 each assertion is about exact output, exit codes and what the remote holds afterwards.
 
-State of the copied repository (asserted first, so that a change to it fails loudly here, not obscurely):
+State of the copied repository, by tag alone (tests.conftest.by_tag_only; asserted first, so that a change to it
+fails loudly here, not obscurely):
 
     IMAGE                 dev    staging  prod
     aegis/api             1.4.2  1.4.1    1.4.0
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, copy_checkout, git
+from tests.conftest import ROOT, by_tag_only, copy_checkout, git
 from tests.conftest import run_cli as run
 
 API = "registry.gitlab.com/aegis/app/api"
@@ -70,7 +71,7 @@ def head_and_status(checkout: Path) -> tuple[str, str]:
 
 def checkout(tmp_path: Path, name: str = "checkout") -> Path:
     """A fresh git checkout of this repository's tracked files, after checking the state the tests rely on."""
-    repo = copy_checkout(ROOT, tmp_path / name)
+    repo = by_tag_only(copy_checkout(ROOT, tmp_path / name))
     r = ok(run(repo, "status"))
     assert r.stdout.splitlines()[1:3] == [
         "aegis/api             1.4.2  1.4.1 *  1.4.0 *",

@@ -13,6 +13,7 @@ import sys
 import textwrap
 import time
 import venv
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -352,10 +353,17 @@ def test_gitops_tools_publishes_itself_with_its_own_pipeline(index: Index, tmp_p
     assert f"uploaded {', '.join(names)} to {index.url}" in out
     assert on_index(index) == names
     assert {line.split()[1] for line in out.splitlines() if line.startswith(" PASS ")} == {"build", "publish"}
+    with zipfile.ZipFile(index.packages / names[0]) as wheel:  # the lock the CI templates install from
+        assert wheel.read("gitops_tools/requirements.lock") == (ROOT / "gitops_tools/requirements.lock").read_bytes()
     python = pip_install(tmp_path, index, f"gitops-tools=={__version__}")
-    # gitops-tools came from the index alone (--no-deps); --version needs click, from pip's usual configuration
-    done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "click>=8"], capture_output=True,
-                          text=True, timeout=600)
+    # gitops-tools came from the index alone (--no-deps); its dependencies come from the lock it carries, every
+    # file checked against its hash, as the .gitops:tools template installs them
+    where = subprocess.run([str(python), "-c", "import importlib.util, os; print(os.path.join(os.path.dirname("
+                            "importlib.util.find_spec('gitops_tools').origin), 'requirements.lock'))"],
+                           capture_output=True, text=True, timeout=60, check=True)
+    lock = where.stdout.strip()
+    done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--require-hashes", "--no-deps", "-r",
+                           lock], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     done = subprocess.run([str(python.parent / "gitops-tools"), "--version"], capture_output=True, text=True,
                           timeout=60)

@@ -17,17 +17,22 @@ README = (ROOT / "README.md").read_text()
 
 
 def test_newcomer_command_is_the_one_described() -> None:
-    assert ("pip install -e . && gitops-tools image set --dry-run dev 'aegis/api=*:1.4.3' && gitops-tools status"
-            in README)
+    assert ("pip install -e . && gitops-tools image set --dry-run dev 'aegis/api=*:1.4.3@sha256:0123456789abcdef"
+            "0123456789abcdef0123456789abcdef0123456789abcdef' && gitops-tools status" in README)
 
 
 def test_dry_run_bump_prints_what_the_readme_says() -> None:
-    r = run("image", "set", "--dry-run", "dev", "aegis/api=*:1.4.3")
+    digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    assert f"gitops-tools image set --dry-run dev 'aegis/api=*:1.4.3@{digest}'" in README
+    r = run("image", "set", "--dry-run", "dev", f"aegis/api=*:1.4.3@{digest}")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert sum(1 for line in lines if line.startswith(("-    ", "+    "))) == 2  # one line changes
+    assert [line for line in lines if line.startswith(("-    ", "+    "))] == [  # the tag and the digest change
+        "-    newTag: 1.4.2", "-    digest: sha256:4860d680a863e88296c72cb63c8a5b84d0c42216ce235c7471221f8900c8ab5b",
+        "+    newTag: 1.4.3", f"+    digest: {digest}"]
     assert lines[-2:] == [
-        "dev: aegis/api registry.gitlab.com/aegis/app/api:1.4.2 -> registry.gitlab.com/aegis/app/api:1.4.3 (updated)",
+        "dev: aegis/api registry.gitlab.com/aegis/app/api:1.4.2@sha256:4860d680a863e88296c72cb63c8a5b84d0c42216ce235c7471221f8900c8ab5b -> "
+        f"registry.gitlab.com/aegis/app/api:1.4.3@{digest} (updated)",
         "dry run: nothing written",
     ]
     for line in lines[-2:]:

@@ -31,12 +31,14 @@ def script(checkout: Path, name: str, *args: str, gitops_tools: str = GITOPS_TOO
 def test_update_image_runs_a_gitops_tools_command_with_arguments(checkout: Path) -> None:
     path = checkout / "environments/dev/kustomization.yaml"
     before = path.read_text()
-    assert "newTag: 1.4.2" in before
-    r = script(checkout, "update-image.sh", "dev", "aegis/api", "1.4.3", "--no-commit")
+    old = "newTag: 1.4.2\n    digest: sha256:4860d680a863e88296c72cb63c8a5b84d0c42216ce235c7471221f8900c8ab5b\n"
+    assert old in before
+    digest = "sha256:" + "0123456789abcdef" * 4  # TAG@DIGEST: what the build printed
+    r = script(checkout, "update-image.sh", "dev", "aegis/api", f"1.4.3@{digest}", "--no-commit")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "dev: aegis/api registry.gitlab.com/aegis/app/api:1.4.2 -> registry.gitlab.com/aegis/app/api:1.4.3" \
-        in r.stdout
-    assert path.read_text() == before.replace("newTag: 1.4.2", "newTag: 1.4.3", 1)
+    assert (f"dev: aegis/api registry.gitlab.com/aegis/app/api:1.4.2@sha256:4860d680a863e88296c72cb63c8a5b84d0c42216ce235c7471221f8900c8ab5b -> "
+            f"registry.gitlab.com/aegis/app/api:1.4.3@{digest}") in r.stdout
+    assert path.read_text() == before.replace(old, f"newTag: 1.4.3\n    digest: {digest}\n", 1)
     assert git(checkout, "rev-list", "--count", "HEAD") == "1\n"  # --no-commit reached the CLI
 
 

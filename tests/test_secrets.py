@@ -49,7 +49,9 @@ def served(tmp_path: Path) -> Iterator[Served]:
     srv.mkdir()
     seed = copy_checkout(ROOT, tmp_path / "seed")
     # dev ahead of staging (something to promote), and a second change to staging (something to roll back)
-    for target, spec in (("dev", "aegis/api=*:1.4.3"), ("staging", "aegis/api=*:1.4.2")):
+    # by digest, as CI sets them: prod takes nothing else (policy require_digest)
+    for target, spec in (("dev", "aegis/api=*:1.4.3@sha256:" + "0123456789abcdef" * 4),
+                         ("staging", "aegis/api=*:1.4.2@sha256:4860d680a863e88296c72cb63c8a5b84d0c42216ce235c7471221f8900c8ab5b")):
         r = run(seed, "image", "set", target, spec)
         assert r.returncode == 0, r.stderr
     lib = make_checkout(tmp_path / "lib-seed", dict(LIBRARY))

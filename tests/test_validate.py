@@ -60,7 +60,8 @@ def test_images_entry_that_matches_no_container(repo: Path) -> None:
     assert r.returncode == 1
     assert r.stdout.splitlines()[1:] == [
         "error    dev  unused-image  environments/dev/kustomization.yaml images[name=aegis/apii]  matches no container "
-        "in the render (rendered images: aegis/api, postgres, redis, registry.gitlab.com/aegis/app/recommendation)",
+        "in the render (rendered images: aegis/api, registry.gitlab.com/aegis/app/recommendation, "
+        "registry.gitlab.com/aegis/mirror/postgres, registry.gitlab.com/aegis/mirror/redis)",
         "warning  dev  mutable-tag   Deployment/api container api                                 image 'aegis/api' "
         "has no tag (it means latest); pin a version or a digest",
         "1 error(s), 1 warning(s)",
@@ -68,7 +69,7 @@ def test_images_entry_that_matches_no_container(repo: Path) -> None:
 
 
 def test_mutable_tag_fails_in_protected_prod_and_warns_in_dev(repo: Path) -> None:
-    edit(repo / "environments/dev/kustomization.yaml", "newTag: 1.4.2", "newTag: latest")
+    edit(repo / "environments/dev/kustomization.yaml", "newTag: 1.4.2\n    digest: sha256:4860d680a863e88296c72cb63c8a5b84d0c42216ce235c7471221f8900c8ab5b\n", "newTag: latest\n")
     r = validate(repo)
     assert r.returncode == 0
     assert r.stdout.splitlines()[1:] == [
@@ -76,28 +77,36 @@ def test_mutable_tag_fails_in_protected_prod_and_warns_in_dev(repo: Path) -> Non
         "uses the mutable tag 'latest'; pin a version or a digest",
         "0 error(s), 1 warning(s)",
     ]
-    edit(repo / "environments/prod/kustomization.yaml", "newTag: 1.4.0", "newTag: main")
+    # a digest pins whatever the tag says, so prod's is dropped with it: then policy require_digest speaks too
+    edit(repo / "environments/prod/kustomization.yaml", "newTag: 1.4.0\n    digest: sha256:c4684159d194e9e69db1296a70b1adf2ebf946cbb3ad3bbb87a00fdec5db551d\n",
+         "newTag: main\n")
     r = validate(repo, "prod")
     assert r.returncode == 1
     assert r.stdout == (
         "rendered: prod (37 objects)\n"
-        "error  prod  mutable-tag  Deployment/api container api  image 'registry.gitlab.com/aegis/app/api:main' "
+        "error  prod  mutable-tag     Deployment/api container api  image 'registry.gitlab.com/aegis/app/api:main' "
         "uses the mutable tag 'main' in a protected environment; pin a version or a digest\n"
-        "1 error(s), 0 warning(s)\n"
+        "error  prod  missing-digest  Deployment/api container api  image 'registry.gitlab.com/aegis/app/api:main' "
+        "has no digest in a protected environment (policy require_digest); pin it as NAME:TAG@sha256:... in the "
+        "environment's images\n"
+        "2 error(s), 0 warning(s)\n"
     )
 
 
 def test_missing_tag_fails_in_protected_prod(repo: Path) -> None:
     edit(repo / "environments/prod/kustomization.yaml",
-         "    newName: registry.gitlab.com/aegis/app/api\n    newTag: 1.4.0\n",
+         "    newName: registry.gitlab.com/aegis/app/api\n    newTag: 1.4.0\n    digest: sha256:c4684159d194e9e69db1296a70b1adf2ebf946cbb3ad3bbb87a00fdec5db551d\n",
          "    newName: registry.gitlab.com/aegis/app/api\n")
     r = validate(repo, "prod")
     assert r.returncode == 1
     assert r.stdout == (
         "rendered: prod (37 objects)\n"
-        "error  prod  mutable-tag  Deployment/api container api  image 'registry.gitlab.com/aegis/app/api' "
+        "error  prod  mutable-tag     Deployment/api container api  image 'registry.gitlab.com/aegis/app/api' "
         "has no tag (it means latest) in a protected environment; pin a version or a digest\n"
-        "1 error(s), 0 warning(s)\n"
+        "error  prod  missing-digest  Deployment/api container api  image 'registry.gitlab.com/aegis/app/api' "
+        "has no digest in a protected environment (policy require_digest); pin it as NAME:TAG@sha256:... in the "
+        "environment's images\n"
+        "2 error(s), 0 warning(s)\n"
     )
 
 
@@ -142,22 +151,22 @@ def test_applications_that_do_not_render(repo: Path) -> None:
 
 
 def test_values_out_of_step_with_the_kustomization(repo: Path) -> None:
-    edit(repo / "environments/staging/values.yaml", 'tag: "2.1.0"', 'tag: "2.0.9"')
+    edit(repo / "environments/staging/values.yaml", 'tag: "2.1.0@sha256:e95696ff8a0565764f71c8dd4e639791f3b9f9c542c489e247b7187620cfea64"', 'tag: "2.0.9"')
     r = validate(repo)
     assert r.returncode == 1
     assert r.stdout.splitlines()[1:] == [
         "error  staging  values-mismatch  environments/staging/values.yaml controllers.trainer.containers.main.image.tag"
-        "  holds '2.0.9' but the kustomization sets aegis/recommendation to '2.1.0' (tag); run gitops-tools image set "
-        "staging 'aegis/recommendation=*:2.1.0' to bring it in step",
+        "  holds '2.0.9' but the kustomization sets aegis/recommendation to '2.1.0@sha256:e95696ff8a0565764f71c8dd4e639791f3b9f9c542c489e247b7187620cfea64' (tag@digest); "
+        "run gitops-tools image set staging 'aegis/recommendation=*:2.1.0@sha256:e95696ff8a0565764f71c8dd4e639791f3b9f9c542c489e247b7187620cfea64' to bring it in step",
         "1 error(s), 0 warning(s)",
     ]
 
 
 def test_the_fix_validate_suggests_works(repo: Path) -> None:
-    edit(repo / "environments/staging/values.yaml", 'tag: "2.1.0"', 'tag: "2.0.9"')
+    edit(repo / "environments/staging/values.yaml", 'tag: "2.1.0@sha256:e95696ff8a0565764f71c8dd4e639791f3b9f9c542c489e247b7187620cfea64"', 'tag: "2.0.9"')
     git(repo, "commit", "-qam", "drift")
     r = subprocess.run([sys.executable, "-m", "gitops_tools", "image", "set", "staging",
-                        "aegis/recommendation=*:2.1.0"], cwd=repo, capture_output=True, text=True)
+                        "aegis/recommendation=*:2.1.0@sha256:e95696ff8a0565764f71c8dd4e639791f3b9f9c542c489e247b7187620cfea64"], cwd=repo, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     # the kustomization already holds 2.1.0; only the values key moves back into step, in its own commit
     assert git(repo, "show", "--name-only", "--format=", "HEAD") == "environments/staging/values.yaml\n"
