@@ -16,6 +16,8 @@
 #   openssl                 (Debian) a certificate for that server, to test the TLS-only pg_hba.conf
 #   skopeo, docker-registry (Debian) the registry mirror's copy (ci/mirror_images.py), run for real between two
 #                           registries the tests start on loopback ports of their own
+#   chromium, chromium-driver (Debian) a real headless browser for the report page (tests/test_report.py, driven
+#                           by Selenium from the test extra)
 #   a git identity          only when the machine has none (the tests set their own per repository)
 # Used by .ci/run and by the `test` job of .gitlab-ci.yml, so that both run the tests with the same tools.
 # Idempotent and quiet: on a machine that has everything it changes nothing and prints nothing.
@@ -55,6 +57,8 @@ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/n
 command -v openssl >/dev/null 2>&1 || lean+=(openssl)
 command -v skopeo >/dev/null 2>&1 || lean+=(skopeo)
 command -v docker-registry >/dev/null 2>&1 || lean+=(docker-registry)
+command -v chromium >/dev/null 2>&1 || lean+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || lean+=(chromium-driver)
 if [ "${#packages[@]}" -gt 0 ] || [ "${#lean[@]}" -gt 0 ]; then
   echo "install-test-tools: apt-get install ${packages[*]}${packages[*]:+ }${lean[*]}"
   quietly as_root apt-get update -qq

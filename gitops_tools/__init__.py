@@ -36,6 +36,7 @@ __all__ = [
     "PublishResult",
     "PropagateResult",
     "ReleaseResult",
+    "ReportResult",
     "Repository",
     "RollbackResult",
     "SetResult",
@@ -59,6 +60,7 @@ _WHERE = {
     "ReleaseResult": "gitops_tools.commands.release",
     "ValidateResult": "gitops_tools.commands.validate",
     "MetricsResult": "gitops_tools.commands.metrics",
+    "ReportResult": "gitops_tools.commands.report",
     "Matrix": "gitops_tools.core.envstate",
     "Difference": "gitops_tools.core.envstate",
     "Event": "gitops_tools.core.history",
@@ -77,6 +79,7 @@ if TYPE_CHECKING:
     from gitops_tools.commands.publish import PublishResult
     from gitops_tools.commands.propagate import PropagateResult
     from gitops_tools.commands.release import ReleaseResult
+    from gitops_tools.commands.report import ReportResult
     from gitops_tools.commands.rollback import RollbackResult
     from gitops_tools.commands.validate import ValidateResult
     from gitops_tools.core.changes import Change, ImageUpdate

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from gitops_tools.commands.publish import PublishResult
     from gitops_tools.commands.propagate import PropagateResult
     from gitops_tools.commands.release import ReleaseResult
+    from gitops_tools.commands.report import ReportResult
     from gitops_tools.commands.rollback import RollbackResult
     from gitops_tools.commands.validate import ValidateResult
     from gitops_tools.commands.writer import WriteOptions
@@ -163,6 +164,16 @@ class Repository:
 
         return metrics(self.cwd, self.path, envs, since, until, now, repository, pushgateway, job, timeout,
                        self.env, self.verbose)
+
+    def report(self, out: str | Path | None = None, *, weeks: int = 12,
+               now: datetime.datetime | None = None) -> ReportResult:
+        """The version matrix (each value with the commit that set it), every environment's changes (and those of
+        merge requests still open on ``gitops/*`` branches) and ``weeks`` of delivery measures per week, up to
+        ``now``; with ``out``, also written there as a static page (``index.html``, the report extra: Jinja2) and
+        as ``report.json``. ``as_dict()`` is what ``report -o json`` prints."""
+        from gitops_tools.commands.report import report
+
+        return report(self.cwd, self.path, Path(out) if out is not None else None, weeks, now, self.verbose)
 
     def validate(self, envs: Sequence[str] = ()) -> ValidateResult:
         """Render every environment (or ``envs``) with ``kubectl kustomize`` and report what kustomize accepts

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REAL_HOME, ROOT, copy_checkout, git, tool_or_skip
+from tests.conftest import REAL_HOME, ROOT, copy_checkout, git, run_cli, tool_or_skip
 
 # How to get gitlab-ci-local 4.60.1 (npm, dependencies pinned by ci/gitlab-ci-local/package-lock.json) and rsync.
 INSTALL = "bash ci/install-test-tools.sh installs gitlab-ci-local 4.60.1 (npm) and rsync (apt-get)"
@@ -358,6 +358,29 @@ def test_the_tool_builds_and_publishes_itself_for_its_release_tags_only(tmp_path
         assert (when["build"] != "never", when["publish"] != "never") == (runs, runs), (tag, when)
     job = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())["publish"]
     assert job["variables"] == {"GITOPS_TOOLS_SOURCE": "file://$CI_PROJECT_DIR"}
+
+
+def test_the_pages_job_publishes_the_report_of_this_repository(tmp_path: Path) -> None:
+    """The `pages` job on the default branch: the page and its data in public/, what GitLab Pages serves; on a
+    merge request it does not run. A merge request branch of gitops-tools (gitops/prod/...) shows as open."""
+    checkout = copy_checkout(ROOT, tmp_path / "gitops")
+    git(checkout, "checkout", "-q", "-b", "gitops/prod/promote-0123456789ab")
+    r = run_cli(checkout, "image", "set", "dev", f"aegis/api=*:1.4.3@{DIGEST}")
+    assert r.returncode == 0, r.stderr
+    git(checkout, "checkout", "-q", "main")
+    r = gitlab_ci_local(checkout, "pages")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-3000:]
+    assert "wrote public/index.html, public/report.json (2 image(s) x 3 environment(s)" in out
+    public = checkout / ".gitlab-ci-local/artifacts/pages/public"
+    assert sorted(p.name for p in public.iterdir()) == ["index.html", "report.json"]
+    data = json.loads((public / "report.json").read_text())
+    [request] = [e for e in data["timeline"]["dev"] if e["action"] == "merge-request"]
+    assert (request["image"], request["new"]) == ("aegis/api", f"registry.gitlab.com/aegis/app/api:1.4.3@{DIGEST}")
+    assert "<title>What runs where — gitops-tools report</title>" in (public / "index.html").read_text()
+    listed = gitlab_ci_local(checkout, "", "CI_PIPELINE_SOURCE=merge_request_event", args=("--list-json",))
+    jobs = json.loads(listed.stdout[listed.stdout.index("\n[") + 1:])  # after its warning about the variable
+    assert {job["name"]: job["when"] for job in jobs}["pages"] == "never"
 
 
 NODE_WITHOUT_RE2 = """\

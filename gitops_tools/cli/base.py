@@ -92,7 +92,7 @@ def output_of(obj: dict[str, Any], output: str | None) -> str:
 # lists the commands): `release` does not import what `image set` needs, nor the other way round.
 COMMANDS = {"image": "images", "promote": "moving", "rollback": "moving", "validate": "seeing", "status": "seeing",
             "diff": "seeing", "history": "seeing", "release": "releasing", "changelog": "releasing",
-            "metrics": "metrics", "propagate": "propagate", "publish": "publishing"}
+            "metrics": "metrics", "propagate": "propagate", "publish": "publishing", "report": "seeing"}
 
 
 class LazyGroup(click.Group):
@@ -152,11 +152,9 @@ def table(rows: Sequence[Sequence[str]]) -> None:
 
 def short(value: str | None) -> str:
     """The tag (and a short digest) of an image value, for tables; JSON has the whole value."""
-    if value is None:
-        return "-"
-    name, at, digest = value.partition("@")
-    tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else ("" if "/" in name else name)
-    return (tag or "") + (f"@{digest[:19]}…" if at else "")
+    from gitops_tools.core.records import short_value
+
+    return short_value(value)
 
 
 def dry_run_diff(edits: Sequence[Any], dry_run: bool) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -134,3 +135,39 @@ def history_cmd(obj: dict[str, Any], /, env: str | None, image: str | None, sinc
     table(rows)
 
 
+@cli.command("report", context_settings=CONTEXT_SETTINGS)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Write the page there: DIR/index.html, and the same data as DIR/report.json (DIR is created).")
+@click.option("--weeks", type=click.IntRange(0, 520), default=12, show_default=True,
+              help="How many weeks of delivery measures to chart, up to this week.")
+@output_option
+@verbose_option
+@click.pass_obj
+def report_cmd(obj: dict[str, Any], /, out: Path | None, weeks: int, output: str | None) -> None:
+    """A static page of what runs where, what moved and how delivery goes, read from git alone.
+
+    \b
+    The page (DIR/index.html) holds the version matrix (pending promotions marked, each value linked to the
+    commit that set it), every environment's changes (set, promote, rollback, by hand, merge requests still
+    open on gitops/* branches) with their pipeline and author, and the delivery measures per week as charts.
+    It needs no network and no script when opened: publish it as it is (GitLab Pages: docs/report.md).
+    Needs the report extra: pip install 'gitops-tools[report]'.
+
+    \b
+    Examples:
+      gitops-tools report --out public               the page, for GitLab Pages
+      gitops-tools -o json report                    the same data, for machines (nothing written)
+    """
+    output = output_of(obj, output)
+    result = repository(obj).report(out=out, weeks=weeks)
+    if output == "json":
+        print_json(result.as_dict())
+        return
+    r = result.report
+    changes = sum(len(entries) for _, entries in r.timeline)
+    summary = (f"{len(r.rows)} image(s) x {len(r.envs)} environment(s), {changes} change(s), "
+               f"{len(r.weeks)} week(s) of measures")
+    if result.files:
+        click.echo(f"wrote {', '.join(result.files)} ({summary})")
+    else:
+        click.echo(f"{summary}; nothing written (give --out DIR for the page)")

@@ -185,11 +185,12 @@ def is_deployment(ev: Event) -> bool:
 
 
 def measure(events: Iterable[Event], envs: Sequence[str], now: datetime.datetime,
-            since: datetime.datetime | None = None) -> Measures:
+            since: datetime.datetime | None = None, times: dict[str | None, int | None] | None = None) -> Measures:
     """The measures of ``envs`` (in promotion order) from ``events`` (newest first, as history gives them).
 
     Events before ``since`` are context only (a source time, a first landing); events after ``now`` and of other
-    environments are left out.
+    environments are left out. ``times`` (text -> Unix seconds), when given, is shared with the caller: measuring
+    many windows of the same events parses each time once.
     """
     if now.tzinfo is None:
         now = now.replace(tzinfo=_UTC)
@@ -197,7 +198,7 @@ def measure(events: Iterable[Event], envs: Sequence[str], now: datetime.datetime
         since = since.replace(tzinfo=_UTC)
     end = int(now.timestamp())
     wanted = set(envs)
-    cache: dict[str | None, int | None] = {}
+    cache: dict[str | None, int | None] = {} if times is None else times  # text -> Unix seconds, shared by callers
     # Each (environment, image) in history's order, oldest first (git log gives newest first; its order, not
     # the times, which may tie, is the order), with Unix seconds for times.
     series: dict[tuple[str, str], list[tuple[int, Event, int | None]]] = {}  # time, event, its own source time

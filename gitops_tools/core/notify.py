@@ -107,13 +107,13 @@ def release_notice(library: str, previous: str | None, version: str, tag: str, c
     """The notice of a release that was pushed; ``commit_url`` is the library's ``commit_url`` template."""
     link = None
     if commit_url and commit:
-        link = _safe_link(commit_url.format(sha=commit, short=commit[:7]))
+        link = safe_link(commit_url.format(sha=commit, short=commit[:7]))
     return ReleaseNotice(library, previous, version, tag, commit, branch, changelog, link, pipeline_url(env))
 
 
 def pipeline_url(env: Mapping[str, str]) -> str | None:
     """``CI_PIPELINE_URL`` when it is an http(s) URL on one line (a value that is not is left out, not trusted)."""
-    return _safe_link(env.get("CI_PIPELINE_URL", ""))
+    return safe_link(env.get("CI_PIPELINE_URL", ""))
 
 
 def web_url(repo_url: str | None) -> str | None:
@@ -133,10 +133,10 @@ def web_url(repo_url: str | None) -> str | None:
         return None
     host = parts.hostname + (f":{parts.port}" if parts.port and parts.scheme != "ssh" else "")
     path = parts.path.rstrip("/").removesuffix(".git")
-    return _safe_link(urlunsplit((parts.scheme, host, path, "", "")))
+    return safe_link(urlunsplit((parts.scheme, host, path, "", "")))
 
 
-def _safe_link(url: str) -> str | None:
+def safe_link(url: str) -> str | None:
     """``url`` if it is an http(s) URL without blanks, control characters or the characters that end a Slack
     link; else None."""
     if not url or _UNSAFE.search(url) or any(c in url for c in "|<>\"'`"):

@@ -40,3 +40,12 @@ class CommitRecord(NamedTuple):
             return True
         prefix = path.rstrip("/") + "/"
         return any(f == path or f.startswith(prefix) for f in self.files)
+
+
+def short_value(value: str | None) -> str:
+    """The tag (and a short digest) of an image value, as tables show it (``-`` when unset); JSON has the whole."""
+    if value is None:
+        return "-"
+    name, at, digest = value.partition("@")
+    tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else ("" if "/" in name else name)
+    return (tag or "") + (f"@{digest[:19]}…" if at else "")
