@@ -168,6 +168,21 @@ def test_report_refuses_an_out_that_is_a_file_and_writes_nothing(repo: Path, tmp
     assert r.returncode == 2 and "600 is not in the range 0<=x<=520" in r.stderr
 
 
+def test_without_jinja2_the_page_is_refused_and_nothing_written(repo: Path, tmp_path: Path) -> None:
+    """The report extra missing: a clear error naming the fix, no directory made; the data needs no Jinja2."""
+    shadow = tmp_path / "shadow" / "jinja2"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('jinja2 is not installed here')\n")
+    out = tmp_path / "public"
+    r = run(repo, "report", "--out", str(out), PYTHONPATH=str(shadow.parent))
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == ("error: the report page needs Jinja2, which is not installed\n"
+                        "hint: pip install 'gitops-tools[report]'\n")
+    assert not out.exists()
+    r = run(repo, "-o", "json", "report", PYTHONPATH=str(shadow.parent))
+    assert r.returncode == 0 and json.loads(r.stdout)["environments"] == ["dev", "staging", "prod"]
+
+
 def _changes(repo: Path) -> int:
     data = json.loads(run(repo, "-o", "json", "report", "--weeks", "0").stdout)
     return sum(len(v) for v in data["timeline"].values())

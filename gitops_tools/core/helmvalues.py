@@ -13,6 +13,7 @@ from gitops_tools.core.reference import format_reference
 from gitops_tools.core.yamldoc import STR_TAG, Mapping, Scalar, find, parse_documents, require
 from gitops_tools.core.yamledit import apply_splices, insert_key, set_scalar
 
+
 def field_value(field: str, entry: KustImage) -> str | None:
     """What a values key of kind ``field`` (config ``VALUES_FIELDS``) holds for ``entry``: ``ref`` is the whole
     ``name:tag@digest``, ``tag@digest`` the tag with ``@digest`` when there is one (for charts that print
