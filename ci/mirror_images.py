@@ -53,6 +53,13 @@ class Image:
         return f"{self.target}@{self.digest}"
 
 
+def _host(reference: str) -> str:
+    """The registry host of ``reference`` (its first path component, without the port)."""
+    host = reference.split("/")[0]
+    name, colon, port = host.rpartition(":")
+    return name if colon and port.isdigit() else host
+
+
 def load(path: Path) -> list[Image]:
     try:
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -134,8 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             print(image.reference)
         return 0
     if args.insecure_loopback:
-        remote = [i.source for i in images if not i.repo.split("/")[0].split(":")[0] in LOOPBACK]
-        remote += [i.target for i in images if not i.target.split("/")[0].split(":")[0] in LOOPBACK]
+        remote = [ref for i in images for ref in (i.source, i.target) if _host(ref) not in LOOPBACK]
         if remote:
             print(f"mirror: --insecure-loopback is for registries on loopback only, not {remote[0]}", file=sys.stderr)
             return 2

@@ -7,23 +7,7 @@ from typing import Any
 import click
 
 from gitops_tools.cli.base import CONTEXT_SETTINGS, STATE, cli, print_json, repository, table, verbose_option
-
-
-def duration(seconds: float | None) -> str:
-    """``3d 4h``, ``2h 5m``, ``12m 30s``, ``45s``; ``-`` for none."""
-    if seconds is None:
-        return "-"
-    s = int(round(seconds))
-    days, rest = divmod(s, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    if minutes:
-        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
-    return f"{secs}s"
+from gitops_tools.core.metrics import duration_text as duration
 
 
 def _number(value: float | None, digits: int = 2) -> str:

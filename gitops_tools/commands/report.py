@@ -73,11 +73,11 @@ def open_requests(ws: Workspace, paths: Mapping[str, str]) -> list[Event]:
     git = git_of(ws)
     listed = git.run("for-each-ref", "--no-merged=HEAD", "--sort=-committerdate", "--format=%(refname)",
                      *REQUEST_REFS)
-    seen: set[str] = set()
+    seen: set[str] = set()  # a branch and its fetched copy hold the same commits
     found: list[Event] = []
     for ref in listed.splitlines():
-        for ev in events(git.iter_log(f"HEAD..{ref}", paths=sorted(paths.values())), paths):
-            if ev.commit not in seen and ev.action != "manual":
-                found.append(ev)
-        seen.update(ev.commit for ev in found)
+        new = [ev for ev in events(git.iter_log(f"HEAD..{ref}", paths=sorted(paths.values())), paths)
+               if ev.commit not in seen and ev.action != "manual"]
+        found += new
+        seen.update(ev.commit for ev in new)
     return found

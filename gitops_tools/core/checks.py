@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from gitops_tools.config import Config, Environment
-from gitops_tools.core.helmvalues import field_value, read_value, set_value
+from gitops_tools.core.helmvalues import field_value, missing_part, read_value, set_value
 from gitops_tools.core.keypath import parse_keypath
 from gitops_tools.core.kustomize import KustImage
 from gitops_tools.core.policy import is_mutable
@@ -200,7 +200,7 @@ def _values_message(env: str, entry: KustImage, field: str, key: str, file: str,
                     expected: str | None) -> str:
     name = entry.name
     if expected is None:  # the entry has no tag (or digest) for the key to follow
-        part = "tag" if field == "tag@digest" else field
+        part = missing_part(field)
         if part == "tag":
             spec, other = f"{name}=*:<tag>" + ("@*" if entry.digest else ""), "ref"
         else:

@@ -68,8 +68,13 @@ def set_value(text: str, file: str, key: str, value: str) -> tuple[str, Change |
     return new_text, Change(file, format_keypath(path), old, value)
 
 
+def missing_part(field: str) -> str:
+    """The part of the image reference a key of kind ``field`` cannot do without: ``tag@digest`` needs the tag."""
+    return "tag" if field == "tag@digest" else field
+
+
 def missing_value_error(image: str, field: str, file: str, key: str) -> GitopsError:
-    field = "tag" if field == "tag@digest" else field
+    field = missing_part(field)
     return GitopsError(
         f"the image has no {field} after this change, so this values key cannot follow it",
         file=file,

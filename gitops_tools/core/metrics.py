@@ -73,6 +73,23 @@ def _seconds(text: str | None, cache: dict[str | None, int | None]) -> int | Non
     return found
 
 
+def duration_text(seconds: float | None) -> str:
+    """``3d 4h``, ``2h 5m``, ``12m 30s``, ``45s``; ``-`` for none."""
+    if seconds is None:
+        return "-"
+    s = int(round(seconds))
+    days, rest = divmod(s, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
+    return f"{secs}s"
+
+
 @dataclass(frozen=True)
 class Durations:
     """Some durations in whole seconds, sorted, with what a summary shows of them."""

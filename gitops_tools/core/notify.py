@@ -99,7 +99,7 @@ def change_notice(action: str, scope: str, environment: str | None, updates: Ite
     if web and merge_request_branch:
         mr_url = f"{web}/-/merge_requests?scope=all&state=opened&source_branch={url_quote(merge_request_branch)}"
     return ChangeNotice(action, scope, environment, moved, commit, branch, merge_request_branch, mr_url,
-                        f"{web}/-/commit/{commit}" if web and commit else None, pipeline_url(env))
+                        commit_link(web, commit), pipeline_url(env))
 
 
 def release_notice(library: str, previous: str | None, version: str, tag: str, commit: str | None, branch: str,
@@ -114,6 +114,11 @@ def release_notice(library: str, previous: str | None, version: str, tag: str, c
 def pipeline_url(env: Mapping[str, str]) -> str | None:
     """``CI_PIPELINE_URL`` when it is an http(s) URL on one line (a value that is not is left out, not trusted)."""
     return safe_link(env.get("CI_PIPELINE_URL", ""))
+
+
+def commit_link(web: str | None, commit: str | None) -> str | None:
+    """The web page of ``commit`` in the project at ``web`` (:func:`web_url`); None without either."""
+    return f"{web}/-/commit/{commit}" if web and commit else None
 
 
 def web_url(repo_url: str | None) -> str | None:

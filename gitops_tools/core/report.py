@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from gitops_tools.core.envstate import Matrix
 from gitops_tools.core.history import Event
 from gitops_tools.core.metrics import Durations, measure
-from gitops_tools.core.notify import safe_link, web_url
+from gitops_tools.core.notify import commit_link, safe_link, web_url
 from gitops_tools.core.records import short_value
 
 _UTC = datetime.timezone.utc
@@ -95,10 +95,6 @@ class Report:
                 "matrix": [r.as_dict() for r in self.rows],
                 "timeline": {env: [e.as_dict() for e in entries] for env, entries in self.timeline},
                 "weeks": [w.as_dict() for w in self.weeks]}
-
-
-def commit_link(web: str | None, commit: str | None) -> str | None:
-    return f"{web}/-/commit/{commit}" if web and commit else None
 
 
 def build(matrix: Matrix, events: Sequence[Event], open_requests: Iterable[Event], repo_url: str | None,

@@ -11,6 +11,8 @@ import datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from gitops_tools.core.metrics import duration_text
+from gitops_tools.core.records import short_value
 from gitops_tools.core.report import Report, Week
 from gitops_tools.errors import GitopsError
 
@@ -41,16 +43,6 @@ class Chart:
     bottom: int = BOTTOM
 
 
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
-
-
 def _chart(chart_id: str, title: str, unit: str, weeks: Sequence[Week], value: Callable[[Week], float | None],
            shown: Callable[[float | None], str], scale: float = 1.0) -> Chart:
     values = [value(w) for w in weeks]
@@ -63,25 +55,25 @@ def _chart(chart_id: str, title: str, unit: str, weeks: Sequence[Week], value: C
         h = 0.0 if v is None else inner_h * (v / scale) / top
         bars.append(Bar(round(LEFT + i * step + step * 0.15, 1), round(TOP + inner_h - h, 1), round(step * 0.7, 1),
                         round(h, 1), week.start.strftime("%m-%d"), shown(v)))
-    ticks = tuple((round(TOP + inner_h - inner_h * f, 1), _tick(top * f, unit)) for f in (0.0, 0.5, 1.0))
+    ticks = tuple((round(TOP + inner_h - inner_h * f, 1), _tick(top * f)) for f in (0.0, 0.5, 1.0))
     described = ", ".join(f"week of {w.start.isoformat()}: {b.value}" for w, b in zip(weeks, bars))
     return Chart(chart_id, title, f"{title}, per week: {described}." if weeks else f"{title}: no weeks.", unit,
                  tuple(bars), ticks)
 
 
-def _tick(value: float, unit: str) -> str:
+def _tick(value: float) -> str:
     return f"{value:.0f}" if value >= 10 or value == 0 else f"{value:.1f}"
 
 
 def charts(weeks: Sequence[Week]) -> tuple[Chart, ...]:
     return (
         _chart("deployments", "Deployments", "deployments", weeks, lambda w: float(w.deployments), lambda v: f"{v:.0f}"),
-        _chart("lead-time", "Lead time (median)", "hours", weeks, lambda w: w.lead_time_median_seconds, duration,
+        _chart("lead-time", "Lead time (median)", "hours", weeks, lambda w: w.lead_time_median_seconds, duration_text,
                scale=3600.0),
         _chart("failure-rate", "Change failure rate", "%", weeks,
                lambda w: None if w.failure_rate is None else w.failure_rate * 100,
                lambda v: "-" if v is None else f"{v:.0f} %"),
-        _chart("restore", "Time to restore (median)", "hours", weeks, lambda w: w.restore_median_seconds, duration,
+        _chart("restore", "Time to restore (median)", "hours", weeks, lambda w: w.restore_median_seconds, duration_text,
                scale=3600.0),
     )
 
@@ -96,14 +88,9 @@ def render(report: Report) -> str:
     env = jinja2.Environment(loader=jinja2.PackageLoader("gitops_tools.page", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
-    env.filters["duration"] = duration
-    env.filters["short"] = _short
+    env.filters["duration"] = duration_text
+    env.filters["short"] = short_value
     return env.get_template("report.html.j2").render(
         report=report, charts=charts(report.weeks), generated=report.generated.astimezone(datetime.timezone.utc)
         .strftime("%Y-%m-%d %H:%M UTC"))
 
-
-def _short(value: str | None) -> str:
-    from gitops_tools.core.records import short_value
-
-    return short_value(value)
